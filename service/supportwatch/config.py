@@ -1,0 +1,580 @@
+"""The typed settings tree and ``load_settings(path)``.
+
+The YAML file (DESIGN §7) is read with PyYAML's C loader (duplicate keys refused), every
+``${ENV_NAME}`` is replaced from the environment, secret keys accept a ``*_file`` twin, and
+the tree is validated by pydantic. Any problem raises ``ConfigError`` naming the key path
+(``deployments[2].image``), the value (never a secret's) and what is expected.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from supportwatch.compatibility import ChartUpgrade, CompatRule, Incompatibility, Rules
+from supportwatch.errors import ConfigError
+from supportwatch.models import Deployment
+from supportwatch.policy import MaintenancePolicy
+from supportwatch.versions import AgentVersion, ImageRef, ImageTag, RuntimeVersion
+
+SECRET_KEYS = frozenset({"password", "token", "webhook_url", "database_url"})
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _name(value: str) -> str:
+    if not _NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not a valid name; use letters, digits, '.', '_' and '-' (max 128)")
+    return value
+
+
+def _agent_version(value: str | None) -> str | None:
+    if value is not None:
+        AgentVersion.parse(value)
+    return value
+
+
+def _runtime_version(value: str | None) -> str | None:
+    if value is not None:
+        RuntimeVersion.parse(value)
+    return value
+
+
+def _specifier(value: str) -> str:
+    try:
+        SpecifierSet(value)
+    except InvalidSpecifier:
+        raise ValueError(
+            f"{value!r} is not a version specifier; expected e.g. '==1.5.0' or '>=2.0.0'"
+        ) from None
+    return value
+
+
+class HttpSettings(_Model):
+    allow_private_networks: bool = False
+    connect_timeout_seconds: float = Field(default=10.0, gt=0)
+    read_timeout_seconds: float = Field(default=30.0, gt=0)
+    deadline_seconds: float = Field(default=120.0, gt=0)
+    max_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    retries: int = Field(default=3, ge=0, le=10)
+    user_agent: str = "supportwatch/0.1 (+https://github.com/supportwatch)"
+
+
+class PolicySettings(_Model):
+    id: str = "agent-maintenance-policy"
+    wording: str = (
+        "Each Remote Execution Agent minor version is maintained for 6 months from its initial .0 release."
+    )
+    maintenance_months: int = Field(default=6, ge=1, le=120)
+    latest_minor_supported: bool = True
+    behind_grace_days: int = Field(default=7, ge=0, le=365)
+    reminder_days: list[int] = Field(default_factory=lambda: [60, 30, 14, 7, 1])
+
+    @field_validator("reminder_days")
+    @classmethod
+    def _rungs(cls, value: list[int]) -> list[int]:
+        if any(rung <= 0 for rung in value):
+            raise ValueError(f"{value!r} has a rung <= 0; reminder days are positive day counts")
+        if len(set(value)) != len(value):
+            raise ValueError(f"{value!r} repeats a rung; list each day count once")
+        return sorted(value, reverse=True)
+
+    def to_policy(self) -> MaintenancePolicy:
+        return MaintenancePolicy(
+            id=self.id,
+            wording=self.wording,
+            maintenance_months=self.maintenance_months,
+            latest_minor_supported=self.latest_minor_supported,
+            behind_grace_days=self.behind_grace_days,
+            reminder_days=tuple(self.reminder_days),
+        )
+
+
+class CompatibilityRule(_Model):
+    """Charts matching ``chart`` support agents matching any of ``agent`` (PEP 440 specifiers)."""
+
+    chart: str
+    agent: list[str] = Field(min_length=1)
+
+    _chart = field_validator("chart")(_specifier)
+
+    @field_validator("agent")
+    @classmethod
+    def _agents(cls, value: list[str]) -> list[str]:
+        return [_specifier(item) for item in value]
+
+
+class KnownIncompatibility(_Model):
+    execution_runtime: str
+    orchestration_runtime: str
+    agent: str | None = None
+    note: str = ""
+
+    _runtimes = field_validator("execution_runtime", "orchestration_runtime")(_runtime_version)
+
+    @field_validator("agent")
+    @classmethod
+    def _agent(cls, value: str | None) -> str | None:
+        return None if value is None else _specifier(value)
+
+
+class ChartUpgradeSettings(_Model):
+    """Upgrading to chart ``to`` (or later) from an older major is breaking; ``steps`` say how."""
+
+    to: str
+    steps: list[str] = Field(min_length=1)
+
+    _to = field_validator("to")(_agent_version)
+
+
+DEFAULT_CHART_UPGRADES = [
+    ChartUpgradeSettings(
+        to="2.0.0",
+        steps=[
+            "Convert your values file to the v2 values format",
+            "Remove nullable `key: ~` fields from your values (v2 no longer accepts them)",
+            "Note that sentinel.enabled now defaults to true; set it explicitly if you do not want it",
+            "Delete the worker Deployments and Services by label before running `helm upgrade`",
+            "Run `helm upgrade` with chart 2.x",
+        ],
+    )
+]
+
+
+class StaticRelease(_Model):
+    component: Literal["agent", "chart", "runtime"]
+    version: str
+    released_on: date | None = None
+    app_version: str | None = None
+    image_tags: list[str] = Field(default_factory=list)
+    channel: str = "stable"
+    yanked: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> StaticRelease:
+        if self.component == "runtime":
+            RuntimeVersion.parse(self.version)
+        else:
+            AgentVersion.parse(self.version)
+        for tag in self.image_tags:
+            ImageTag.parse(tag)
+        return self
+
+
+class _SourceBase(_Model):
+    name: str
+    enabled: bool = True
+    interval_minutes: int = Field(default=60, ge=1)
+
+    _name = field_validator("name")(_name)
+
+
+class StaticSource(_SourceBase):
+    kind: Literal["static"]
+    releases: list[StaticRelease] = Field(default_factory=list)
+
+
+class _HttpSource(_SourceBase):
+    url: str
+    token: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.fullmatch(r"https?://[^\s/$.?#][^\s]*", value):
+            raise ValueError(f"{value!r} is not an http(s) URL")
+        return value
+
+
+class HelmSource(_HttpSource):
+    kind: Literal["helm"]
+    chart: str = "astro-remote-execution-agent"
+
+
+class FeedSource(_HttpSource):
+    kind: Literal["feed"]
+    component: Literal["agent", "chart", "runtime"] = "agent"
+    version_pattern: str | None = None
+
+    @field_validator("version_pattern")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"{value!r} is not a regular expression: {exc}") from None
+        return value
+
+
+class AstroUpdatesSource(_HttpSource):
+    kind: Literal["astro_updates"]
+    component: Literal["agent", "runtime"] = "agent"
+    channels: list[str] = Field(default_factory=lambda: ["stable"], min_length=1)
+
+
+SourceSettings = Annotated[
+    StaticSource | HelmSource | FeedSource | AstroUpdatesSource, Field(discriminator="kind")
+]
+SOURCE_KINDS = ("static", "helm", "feed", "astro_updates")
+
+
+class DeploymentSettings(_Model):
+    name: str
+    team: str
+    image: str
+    chart_version: str | None = None
+    orchestration_runtime: str | None = None
+    platform: str = "linux"
+
+    _names = field_validator("name", "team")(_name)
+    _chart = field_validator("chart_version")(_agent_version)
+    _runtime = field_validator("orchestration_runtime")(_runtime_version)
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        ImageRef.parse(value)
+        return value
+
+    def to_deployment(self) -> Deployment:
+        return Deployment(
+            name=self.name,
+            team=self.team,
+            image=ImageRef.parse(self.image),
+            chart_version=AgentVersion.parse(self.chart_version) if self.chart_version else None,
+            orchestration_runtime=(
+                RuntimeVersion.parse(self.orchestration_runtime) if self.orchestration_runtime else None
+            ),
+            platform=self.platform,
+        )
+
+
+class SlackSettings(_Model):
+    webhook_url: SecretStr | None = None
+    token: SecretStr | None = None
+    channel: str | None = None
+    api_url: str | None = None
+
+    @model_validator(mode="after")
+    def _one_way(self) -> SlackSettings:
+        if (self.webhook_url is None) == (self.token is None):
+            raise ValueError("set exactly one of webhook_url or token (with channel)")
+        if self.token is not None and not self.channel:
+            raise ValueError("a bot token needs a channel, e.g. channel: '#agent-alerts'")
+        return self
+
+
+class EmailSettings(_Model):
+    to: list[str] = Field(min_length=1)
+
+    @field_validator("to")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if not re.fullmatch(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+", address):
+                raise ValueError(f"{address!r} is not an email address")
+        return value
+
+
+class ReceiverSettings(_Model):
+    name: str
+    slack: SlackSettings | None = None
+    email: EmailSettings | None = None
+
+    _name = field_validator("name")(_name)
+
+
+class RouteMatch(_Model):
+    team: str
+
+
+class RouteSettings(_Model):
+    match: RouteMatch
+    receiver: str
+
+
+class SmtpSettings(_Model):
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str
+    timeout_seconds: float = Field(default=30.0, gt=0)
+
+
+class WebSettings(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+class Settings(_Model):
+    """The whole configuration; build it with ``load_settings``."""
+
+    database_url: str = "sqlite:///var/supportwatch.db"
+    timezone: str = "UTC"
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    compatibility: list[CompatibilityRule] = Field(default_factory=list)
+    known_incompatibilities: list[KnownIncompatibility] = Field(default_factory=list)
+    chart_upgrades: list[ChartUpgradeSettings] = Field(default_factory=lambda: list(DEFAULT_CHART_UPGRADES))
+    sources: list[SourceSettings] = Field(default_factory=list)
+    deployments: list[DeploymentSettings] = Field(default_factory=list)
+    receivers: list[ReceiverSettings] = Field(default_factory=list)
+    routes: list[RouteSettings] = Field(default_factory=list)
+    default_receiver: str = "console"
+    smtp: SmtpSettings | None = None
+    web: WebSettings = Field(default_factory=WebSettings)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone; expected e.g. UTC or Europe/Berlin"
+            ) from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def maintenance_policy(self) -> MaintenancePolicy:
+        return self.policy.to_policy()
+
+    def deployment_values(self) -> list[Deployment]:
+        return [item.to_deployment() for item in self.deployments]
+
+    def rules(self) -> Rules:
+        """The compatibility facts as pure values for the checks."""
+        return Rules(
+            compatibility=tuple(
+                CompatRule(SpecifierSet(rule.chart), tuple(SpecifierSet(spec) for spec in rule.agent))
+                for rule in self.compatibility
+            ),
+            incompatibilities=tuple(
+                Incompatibility(
+                    execution_runtime=RuntimeVersion.parse(item.execution_runtime),
+                    orchestration_runtime=RuntimeVersion.parse(item.orchestration_runtime),
+                    agent=SpecifierSet(item.agent) if item.agent else None,
+                    note=item.note,
+                )
+                for item in self.known_incompatibilities
+            ),
+            chart_upgrades=tuple(
+                ChartUpgrade(AgentVersion.parse(item.to), tuple(item.steps)) for item in self.chart_upgrades
+            ),
+        )
+
+    def source_priority(self) -> list[str]:
+        """Source names, most trusted first: the order they are listed in."""
+        return [source.name for source in self.sources]
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+class _UniqueKeyLoader(yaml.CSafeLoader):
+    """The C safe loader, refusing duplicate mapping keys (the last would silently win)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            mark = key_node.start_mark
+            raise ConfigError(f"line {mark.line + 1}", f"duplicate key {key!r}; each key may appear once")
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("", f"config file {str(path)!r} does not exist; pass --config PATH") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("", f"config file {str(path)!r} cannot be read: {exc}") from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a safe loader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError("", f"{str(path)!r} is not valid YAML: {exc}") from None
+
+
+def format_path(loc: tuple[str | int, ...]) -> str:
+    """``("deployments", 2, "image")`` -> ``deployments[2].image``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _interpolate(value: Any, path: tuple[str | int, ...], base: Path) -> Any:
+    if isinstance(value, str):
+        return _substitute(value, path)
+    if isinstance(value, list):
+        return [_interpolate(item, (*path, index), base) for index, item in enumerate(value)]
+    if isinstance(value, dict):
+        return _interpolate_mapping(value, path, base)
+    return value
+
+
+def _substitute(value: str, path: tuple[str | int, ...]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match[1]
+        if name not in os.environ:
+            raise ConfigError(format_path(path), f"environment variable {name} is not set; export {name}=...")
+        return os.environ[name]
+
+    return _ENV_REF.sub(replace, value)
+
+
+def _interpolate_mapping(value: dict[Any, Any], path: tuple[str | int, ...], base: Path) -> dict[Any, Any]:
+    result: dict[Any, Any] = {}
+    for key, item in value.items():
+        key_path = (*path, str(key))
+        if isinstance(key, str) and key.endswith("_file") and key[: -len("_file")] in SECRET_KEYS:
+            secret_key = key[: -len("_file")]
+            if secret_key in value:
+                raise ConfigError(format_path(key_path), f"set either {secret_key} or {key}, not both")
+            result[secret_key] = _read_secret_file(_substitute(str(item), key_path), key_path, base)
+        else:
+            result[key] = _interpolate(item, key_path, base)
+    return result
+
+
+def _read_secret_file(name: str, path: tuple[str | int, ...], base: Path) -> str:
+    file = (base / name).resolve()
+    try:
+        return file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(
+            format_path(path), f"secret file {name!r} cannot be read ({exc.strerror})"
+        ) from None
+
+
+def _inline_deployments(raw: dict[str, Any], base: Path) -> None:
+    name = raw.pop("deployments_file", None)
+    if name is None:
+        return
+    if "deployments" in raw:
+        raise ConfigError("deployments_file", "set either deployments or deployments_file, not both")
+    if not isinstance(name, str):
+        raise ConfigError("deployments_file", f"{name!r} is not a file name")
+    loaded = _read_yaml(base / name)
+    if isinstance(loaded, dict) and set(loaded) == {"deployments"}:
+        loaded = loaded["deployments"]
+    if not isinstance(loaded, list):
+        raise ConfigError(
+            "deployments_file", f"{name!r} must hold a list of deployments (or deployments: [...])"
+        )
+    raw["deployments"] = _interpolate(loaded, ("deployments",), base)
+
+
+def _validation_error(exc: ValidationError) -> ConfigError:
+    error = exc.errors(include_url=False)[0]
+    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part in SOURCE_KINDS))
+    path = format_path(loc)
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return ConfigError(path, "unknown key; check its spelling against the documented config keys")
+    if error["type"] == "missing":
+        return ConfigError(path, "is required but missing")
+    if loc and isinstance(loc[-1], str) and loc[-1] in SECRET_KEYS:
+        return ConfigError(path, message)
+    shown = repr(error.get("input"))
+    shown = shown if len(shown) <= 120 else shown[:117] + "..."
+    return ConfigError(path, f"{message} (got {shown})")
+
+
+def load_settings(path: str | os.PathLike[str]) -> Settings:
+    """Read, interpolate and validate the config file at ``path``."""
+    file = Path(path)
+    raw = _read_yaml(file)
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError("", f"{str(file)!r} must hold a mapping of config keys at the top level")
+    base = file.resolve().parent
+    raw = _interpolate(raw, (), base)
+    _inline_deployments(raw, base)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise _validation_error(exc) from None
+    check_references(settings)
+    return settings
+
+
+def check_references(settings: Settings) -> None:
+    """Cross-key rules: unique names, routes to known receivers and teams, email needs smtp."""
+    _unique([item.name for item in settings.deployments], "deployments", "deployment name")
+    _unique([item.name for item in settings.sources], "sources", "source name")
+    _unique([item.name for item in settings.receivers], "receivers", "receiver name")
+    receivers = {item.name for item in settings.receivers} | {"console"}
+    teams = {item.team for item in settings.deployments}
+    for index, route in enumerate(settings.routes):
+        if route.receiver not in receivers:
+            raise ConfigError(
+                f"routes[{index}].receiver",
+                f"{route.receiver!r} is not a receiver; known: {', '.join(sorted(receivers))}",
+            )
+        if route.match.team not in teams:
+            raise ConfigError(
+                f"routes[{index}].match.team",
+                f"{route.match.team!r} is the team of no deployment; "
+                f"known teams: {', '.join(sorted(teams)) or 'none'}",
+            )
+    if settings.default_receiver not in receivers:
+        raise ConfigError(
+            "default_receiver",
+            f"{settings.default_receiver!r} is not a receiver; known: {', '.join(sorted(receivers))}",
+        )
+    for index, receiver in enumerate(settings.receivers):
+        if receiver.email is not None and settings.smtp is None:
+            raise ConfigError(
+                f"receivers[{index}].email", "email receivers need an smtp: section (host, sender)"
+            )
+
+
+def _unique(names: list[str], key: str, what: str) -> None:
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names):
+        if name in seen:
+            raise ConfigError(
+                f"{key}[{index}].name",
+                f"duplicate {what} {name!r} (first at {key}[{seen[name]}]); names must be unique",
+            )
+        seen[name] = index
+
+
+def redact_url(url: str) -> str:
+    """A database or source URL with any password replaced by ``***``."""
+    return re.sub(r"(//[^:/@]+:)[^@/]+@", r"\1***@", url)

@@ -1,0 +1,178 @@
+"""Values passed between layers (frozen dataclasses) and the persisted tables (SQLModel).
+
+Values carry no behaviour beyond small derived properties; tables are touched only by
+``store.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from sqlalchemy import JSON, Column, DateTime, Dialect, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from supportwatch.versions import AgentVersion, ImageRef, RuntimeVersion
+
+Component = Literal["agent", "chart", "runtime"]
+COMPONENTS: tuple[Component, ...] = ("agent", "chart", "runtime")
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """One version of one component as a source reports it (or as the store reconciled it).
+
+    ``sources`` is filled by the store: the names of every source that has reported it.
+    """
+
+    component: Component
+    version: str
+    released_on: date | None
+    app_version: str | None = None
+    image_tags: tuple[str, ...] = ()
+    channel: str = "stable"
+    yanked: bool = False
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What one source said about one version, and when it last said it."""
+
+    component: Component
+    version: str
+    source: str
+    url: str | None
+    released_on: date | None
+    first_seen_at: datetime
+    seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    """A deployment a team tracks, as configured."""
+
+    name: str
+    team: str
+    image: ImageRef
+    chart_version: AgentVersion | None = None
+    orchestration_runtime: RuntimeVersion | None = None
+    platform: str = "linux"
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Higher is worse: critical 3, warning 2, info 1."""
+        return {"critical": 3, "warning": 2, "info": 1}[self.value]
+
+
+class FindingKind(StrEnum):
+    END_OF_MAINTENANCE = "end_of_maintenance"
+    MAINTENANCE_ENDING = "maintenance_ending"
+    BEHIND_LATEST_PATCH = "behind_latest_patch"
+    BEHIND_LATEST_MINOR = "behind_latest_minor"
+    NEW_MAJOR_AVAILABLE = "new_major_available"
+    CHART_INCOMPATIBLE = "chart_incompatible"
+    CHART_BREAKING_UPGRADE = "chart_breaking_upgrade"
+    CHART_BEHIND_LATEST = "chart_behind_latest"
+    RUNTIME_SKEW = "runtime_skew"
+    KNOWN_INCOMPATIBILITY = "known_incompatibility"
+    FLOATING_TAG = "floating_tag"
+    UNKNOWN_VERSION = "unknown_version"
+    UNSUPPORTED_PLATFORM = "unsupported_platform"
+    SOURCE_STALE = "source_stale"
+    DATE_CONFLICT = "date_conflict"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing wrong (or worth knowing) about one deployment, with the exact fix.
+
+    ``dedup_key`` is derived from the facts only (kind, deployment, versions, rung), so the
+    same facts give the same key on every run and machine, and new facts give a new key.
+    ``deployment`` is empty for data-health findings that concern a source, not a deployment.
+    """
+
+    kind: FindingKind
+    severity: Severity
+    deployment: str
+    team: str
+    subject: str
+    dedup_key: str
+    summary: str
+    remedy: str
+    end_of_maintenance: date | None = None
+    days_left: int | None = None
+
+
+# --- persisted tables -------------------------------------------------------------------
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no offset, so store naive UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}; supportwatch stores aware UTC datetimes only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utc_column(*, nullable: bool = False) -> Any:
+    """A column of aware UTC datetimes."""
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+class ReleaseRow(SQLModel, table=True):
+    """The reconciled catalog: one row per (component, version), never deleted."""
+
+    __tablename__ = "release"
+    __table_args__ = (UniqueConstraint("component", "version", name="uq_release_component_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    component: str = Field(max_length=16, index=True)
+    version: str = Field(max_length=64)
+    released_on: date | None = None
+    app_version: str | None = Field(default=None, max_length=64)
+    channel: str = Field(default="stable", max_length=32)
+    yanked: bool = False
+    image_tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    first_seen_at: datetime = Field(sa_column=utc_column())
+    updated_at: datetime = Field(sa_column=utc_column())
+
+
+class ObservationRow(SQLModel, table=True):
+    """Provenance: what each source last claimed about each version, and when."""
+
+    __tablename__ = "release_observation"
+    __table_args__ = (
+        UniqueConstraint("component", "version", "source", name="uq_observation_component_version_source"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    component: str = Field(max_length=16)
+    version: str = Field(max_length=64)
+    source: str = Field(max_length=128, index=True)
+    url: str | None = Field(default=None, max_length=2048)
+    released_on: date | None = None
+    app_version: str | None = Field(default=None, max_length=64)
+    channel: str = Field(default="stable", max_length=32)
+    yanked: bool = False
+    image_tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    first_seen_at: datetime = Field(sa_column=utc_column())
+    seen_at: datetime = Field(sa_column=utc_column())

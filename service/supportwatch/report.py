@@ -1,0 +1,155 @@
+"""What ``check`` and ``releases`` print: the JSON documents of DESIGN §7 and plain tables — pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from supportwatch.catalog import Catalog
+from supportwatch.checks import DeploymentReport
+from supportwatch.models import Component, Release
+from supportwatch.versions import AgentVersion, RuntimeVersion, minor_label
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def check_document(reports: Sequence[DeploymentReport], evaluated_at: datetime) -> dict[str, Any]:
+    """The ``check --format json`` object."""
+    return {
+        "evaluated_at": evaluated_at.isoformat(),
+        "deployments": [
+            {
+                "name": report.deployment.name,
+                "team": report.deployment.team,
+                "state": report.state.value,
+                "agent_version": str(report.agent_version) if report.agent_version else None,
+                "end_of_maintenance": _day(report.end_of_maintenance),
+                "findings": [
+                    {
+                        "kind": finding.kind.value,
+                        "severity": finding.severity.value,
+                        "dedup_key": finding.dedup_key,
+                        "summary": finding.summary,
+                        "remedy": finding.remedy,
+                    }
+                    for finding in report.findings
+                ],
+            }
+            for report in reports
+        ],
+    }
+
+
+def check_table(reports: Sequence[DeploymentReport]) -> str:
+    """A table for people: one line per deployment, then its findings indented."""
+    rows = [("DEPLOYMENT", "TEAM", "STATE", "AGENT", "END OF MAINTENANCE")]
+    rows += [
+        (
+            report.deployment.name,
+            report.deployment.team,
+            report.state.value,
+            str(report.agent_version or "-"),
+            _day(report.end_of_maintenance) or "-",
+        )
+        for report in reports
+    ]
+    lines = _columns(rows)
+    details = [
+        f"  {report.deployment.name}: [{finding.severity.value}] {finding.kind.value}: {finding.summary}\n"
+        f"    fix: {finding.remedy}"
+        for report in reports
+        for finding in report.findings
+    ]
+    return "\n".join(lines + (["", *details] if details else []))
+
+
+def _sort_key(release: Release) -> tuple[str, Any]:
+    try:
+        if release.component == "runtime":
+            return (release.component, (0, RuntimeVersion.parse(release.version)._key(), ()))
+        version = AgentVersion.parse(release.version)
+        return (
+            release.component,
+            (0, (version.major, version.minor, version.patch), version.prerelease),
+        )
+    except ValueError:
+        return (release.component, (1, (), (release.version,)))
+
+
+def sorted_releases(releases: Sequence[Release], component: Component | None, at: date) -> list[Release]:
+    chosen = [
+        item
+        for item in releases
+        if (component is None or item.component == component)
+        and (item.released_on is None or item.released_on <= at)
+    ]
+    return sorted(chosen, key=_sort_key)
+
+
+def releases_document(
+    releases: Sequence[Release], catalog: Catalog, component: Component | None
+) -> dict[str, Any]:
+    """The ``releases --format json`` object."""
+    return {
+        "releases": [
+            {
+                "component": item.component,
+                "version": item.version,
+                "released_on": _day(item.released_on),
+                "app_version": item.app_version,
+                "channel": item.channel,
+                "yanked": item.yanked,
+                "image_tags": list(item.image_tags),
+                "sources": list(item.sources),
+            }
+            for item in sorted_releases(releases, component, catalog.today)
+        ],
+        "minors": [
+            {
+                "component": "agent",
+                "minor": minor_label(key),
+                "released_on": _day(window.released_on),
+                "end_of_maintenance": _day(window.end_of_maintenance),
+                "estimated": window.estimated,
+                "policy": window.policy_id,
+            }
+            for key, window in sorted(catalog.windows.items())
+        ]
+        if component in (None, "agent")
+        else [],
+    }
+
+
+def releases_table(document: dict[str, Any]) -> str:
+    rows = [("COMPONENT", "VERSION", "RELEASED", "APP VERSION", "SOURCES")]
+    rows += [
+        (
+            r["component"],
+            r["version"] + (" (yanked)" if r["yanked"] else ""),
+            r["released_on"] or "-",
+            r["app_version"] or "-",
+            ",".join(r["sources"]),
+        )
+        for r in document["releases"]
+    ]
+    minors = [("MINOR", "RELEASED", "END OF MAINTENANCE", "POLICY")]
+    minors += [
+        (
+            f"agent {m['minor']}",
+            m["released_on"],
+            m["end_of_maintenance"] + (" (estimated)" if m["estimated"] else ""),
+            m["policy"],
+        )
+        for m in document["minors"]
+    ]
+    return "\n".join(_columns(rows) + (["", *_columns(minors)] if len(minors) > 1 else []))
+
+
+def _columns(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(row[index]) for row in rows) for index in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]

@@ -1,0 +1,1 @@
+"""Release sources: each turns what a vendor publishes into ``Release`` values."""
