@@ -30,7 +30,9 @@ def _free_port() -> int:
 def _pg_bin() -> Path:
     found = sorted(glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
-        raise RuntimeError("PostgreSQL server binaries are missing: run `make postgres` (apt-get install postgresql)")
+        raise RuntimeError(
+            "PostgreSQL server binaries are missing: run `make postgres` (apt-get install postgresql)"
+        )
     return Path(found[-1]).parent
 
 
@@ -52,13 +54,17 @@ def postgres_server() -> Iterator[str]:
         shutil.chown(root, "postgres", "postgres")
     port = _free_port()
     subprocess.run(
-        _as_postgres([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]),
+        _as_postgres(
+            [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
+        ),
         check=True,
         capture_output=True,
     )
     options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50"
     subprocess.run(
-        _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"]),
+        _as_postgres(
+            [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"]
+        ),
         check=True,
         capture_output=True,
     )

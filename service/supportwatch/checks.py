@@ -256,13 +256,26 @@ def check_runtime_skew(s: Subject) -> Finding | None:
 
 
 def _runtime_remedy(s: Subject, ceiling: RuntimeVersion, exclude: RuntimeVersion | None) -> str:
-    target = s.agent if s.agent in s.catalog.agents else s.catalog.newest_agent()
-    if target is not None and s.tag is not None:
-        candidates = [t for t in s.catalog.tags_of(target) if t.runtime != exclude]
-        tag = best_tag(candidates, python=s.tag.python, base=s.tag.base, max_runtime=ceiling)
-        if tag is not None:
-            return f"Use {tag_reference(s.deployment, tag)} (Runtime {tag.runtime} <= {ceiling})"
+    # the deployment's own agent first, then newer agents newest first: the smallest move that fits
+    if s.tag is not None:
+        for target in _agents_to_try(s):
+            candidates = [t for t in s.catalog.tags_of(target) if t.runtime != exclude]
+            tag = best_tag(candidates, python=s.tag.python, base=s.tag.base, max_runtime=ceiling)
+            if tag is not None:
+                return f"Use {tag_reference(s.deployment, tag)} (Runtime {tag.runtime} <= {ceiling})"
     return f"Use an agent image whose Runtime is at most {ceiling}, or upgrade the orchestration plane"
+
+
+def _agents_to_try(s: Subject) -> list[AgentVersion]:
+    newer = sorted(
+        (
+            item.version
+            for item in s.catalog.agents.values()
+            if item.recommendable and (s.agent is None or item.version > s.agent)
+        ),
+        reverse=True,
+    )
+    return ([s.agent] if s.agent in s.catalog.agents else []) + newer
 
 
 def check_known_incompatibility(s: Subject) -> Finding | None:
@@ -290,7 +303,7 @@ def check_unsupported_platform(s: Subject) -> Finding | None:
         FindingKind.UNSUPPORTED_PLATFORM,
         f"platform-{platform}",
         f"{s.name} runs on {s.deployment.platform}; agent images are not compatible with RHEL",
-        "Run the agent on a supported Linux distribution (not RHEL) nodes",
+        "Move the agent to nodes running a supported Linux distribution (not RHEL)",
     )
 
 
@@ -301,7 +314,6 @@ def check_floating_tag(s: Subject) -> Finding | None:
     if s.tag is not None and s.tag.fixed:
         return None
     shown = str(s.tag) if s.tag is not None else f"@{s.deployment.image.digest}"
-    target = s.catalog.newest_agent()
     pinned = (
         " (pinned by digest, but the agent version is still unknown)" if s.deployment.image.digest else ""
     )
@@ -309,8 +321,26 @@ def check_floating_tag(s: Subject) -> Finding | None:
         FindingKind.FLOATING_TAG,
         f"tag-{shown}",
         f"{s.name} uses the floating tag {shown}{pinned}: the running agent version is unknowable",
-        "Pin a fixed tag. " + s.remedy(target, like=s.tag),
+        "Pin a fixed tag. " + _pin_remedy(s),
     )
+
+
+def _pin_remedy(s: Subject) -> str:
+    # the fixed tag the floating one most likely resolves to now: same Runtime, Python and flavour
+    if s.tag is not None:
+        for target in _agents_to_try(s):
+            for tag in sorted(s.catalog.tags_of(target), key=_python_of, reverse=True):
+                if (
+                    tag.runtime == s.tag.runtime
+                    and tag.base == s.tag.base
+                    and s.tag.python in (None, tag.python)
+                ):
+                    return f"Move to agent {target}: {tag_reference(s.deployment, tag)}"
+    return s.remedy(s.catalog.newest_agent(), like=s.tag)
+
+
+def _python_of(tag: ImageTag) -> tuple[int, int]:
+    return (tag.python.major, tag.python.minor) if tag.python else (0, 0)
 
 
 def check_unknown_version(s: Subject) -> Finding | None:

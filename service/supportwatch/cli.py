@@ -18,10 +18,11 @@ from typing import Annotated, Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from supportwatch.checks import worst
-from supportwatch.config import Settings, load_settings
-from supportwatch.errors import ConfigError, SupportwatchError
+from supportwatch.config import Settings, load_settings, redact_url
+from supportwatch.errors import ConfigError
 from supportwatch.models import Severity
 from supportwatch.report import check_document, check_table, releases_document, releases_table
 from supportwatch.service import Service
@@ -90,17 +91,22 @@ def _settings(ctx: typer.Context) -> Settings:
 
 
 @contextmanager
-def _service(ctx: typer.Context, now: datetime, *, migrate: bool | None = None) -> Iterator[Service]:
+def _service(ctx: typer.Context, *, migrate: bool | None = None) -> Iterator[Service]:
+    """The service for one command; database failures become a clear exit-2 error."""
     settings = _settings(ctx)
     try:
         service = Service.open(settings, migrate=migrate)
-    except SupportwatchError as exc:
-        _fail(str(exc))
-    try:
-        service.apply_static(now)
-        yield service
-    finally:
-        service.close()
+        try:
+            service.apply_static(datetime.now(UTC))
+            yield service
+        finally:
+            service.close()
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        _fail(
+            f"cannot open the database {redact_url(settings.database_url)}: {redact_url(reason)}; "
+            "check database_url and that the server is reachable"
+        )
 
 
 def parse_at(text: str | None, tz: ZoneInfo, *, now: datetime | None = None) -> datetime:
@@ -140,7 +146,7 @@ def check(
     """Evaluate the tracked deployments against the stored catalog."""
     settings = _settings(ctx)
     now = parse_at(at, settings.tz)
-    with _service(ctx, now) as service:
+    with _service(ctx) as service:
         reports = service.evaluate(now)
     if output is OutputFormat.JSON:
         _print_json(check_document(reports, now))
@@ -163,7 +169,7 @@ def releases(
     """The catalog and each agent minor's maintenance window."""
     settings = _settings(ctx)
     now = parse_at(at, settings.tz)
-    with _service(ctx, now) as service:
+    with _service(ctx) as service:
         catalog = service.catalog(now)
         document = releases_document(service.releases(), catalog, component.value if component else None)
     if output is OutputFormat.JSON:
@@ -175,15 +181,15 @@ def releases(
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Apply the database migrations."""
-    settings = _settings(ctx)
-    try:
-        service = Service.open(settings, migrate=True)
-    except SupportwatchError as exc:
-        _fail(str(exc))
-    service.close()
+    with _service(ctx, migrate=True):
+        pass
     typer.echo("database is at the newest revision")
 
 
 def main() -> None:
     """Console-script entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

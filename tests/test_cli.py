@@ -1,0 +1,244 @@
+"""End to end: the real CLI on a temporary SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from supportwatch.cli import app
+
+FIXTURE = Path(__file__).parent / "fixtures" / "every-finding.yaml"
+DEPLOYMENT_KINDS = {
+    "end_of_maintenance",
+    "maintenance_ending",
+    "behind_latest_patch",
+    "behind_latest_minor",
+    "new_major_available",
+    "chart_incompatible",
+    "chart_breaking_upgrade",
+    "chart_behind_latest",
+    "runtime_skew",
+    "known_incompatibility",
+    "floating_tag",
+    "unknown_version",
+    "unsupported_platform",
+}
+
+
+@pytest.fixture
+def env(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("SW_TEST_DB", sqlite_url)
+    return {**os.environ, "SW_TEST_DB": sqlite_url}
+
+
+def invoke(*args: str) -> Any:
+    return CliRunner().invoke(app, ["--config", str(FIXTURE), *args])
+
+
+def check_json(*extra: str) -> tuple[int, dict[str, Any]]:
+    result = invoke("check", "--format", "json", *extra)
+    return result.exit_code, json.loads(result.stdout)
+
+
+def by_name(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["name"]: item for item in document["deployments"]}
+
+
+def kinds_of(item: dict[str, Any]) -> set[str]:
+    return {finding["kind"] for finding in item["findings"]}
+
+
+@pytest.mark.usefixtures("env")
+def test_check_json_covers_every_kind() -> None:
+    seen: set[str] = set()
+    for at in ("2026-08-01", "2026-08-20"):
+        code, document = check_json("--at", at, "--fail-on", "never")
+        assert code == 0
+        assert document["evaluated_at"] == f"{at}T00:00:00+00:00"
+        seen |= {kind for item in document["deployments"] for kind in kinds_of(item)}
+    assert seen >= DEPLOYMENT_KINDS
+
+
+@pytest.mark.usefixtures("env")
+def test_check_json_states_and_remedies() -> None:
+    _, document = check_json("--at", "2026-08-01", "--fail-on", "never")
+    items = by_name(document)
+    assert set(items) == {"current", "eol", "ending", "skewed", "legacy", "floating", "typo", "redhat"}
+    assert items["current"]["state"] == "current"
+    assert kinds_of(items["current"]) == {"new_major_available"}
+    assert items["eol"]["state"] == "unmaintained"
+    assert items["eol"]["end_of_maintenance"] == "2026-07-10"
+    assert items["eol"]["agent_version"] == "1.3.1"
+    assert kinds_of(items["eol"]) >= {"end_of_maintenance", "chart_incompatible"}
+    assert items["ending"]["state"] == "behind"
+    assert kinds_of(items["ending"]) >= {"behind_latest_patch", "behind_latest_minor", "chart_incompatible"}
+    assert items["floating"]["state"] == "unknown"
+    assert items["floating"]["agent_version"] is None
+    assert items["typo"]["state"] == "unknown"
+    [patch] = [f for f in items["ending"]["findings"] if f["kind"] == "behind_latest_patch"]
+    assert patch["severity"] == "warning"
+    assert patch["dedup_key"] == "behind_latest_patch:ending:agent-1.6.0->1.6.1"
+    # 1.6.1 ships only on Runtime 3.2-3, above this orchestration plane's 3.2-2; chart 1.5.0 rejects 1.6.x
+    assert patch["remedy"] == (
+        "Move to agent 1.6.1 (no image tag with Runtime <= 3.2-2 is known for it yet; see the agent image "
+        "reference); chart 1.5.0 does not support it: upgrade the chart to 2.3.3 first"
+    )
+    [floating] = items["floating"]["findings"]
+    assert floating["remedy"].endswith(":3.2-5-python-3.12-astro-agent-1.7.1-base")
+    for item in document["deployments"]:
+        for finding in item["findings"]:
+            assert set(finding) == {"kind", "severity", "dedup_key", "summary", "remedy"}
+            assert finding["severity"] in {"critical", "warning", "info"}
+
+
+@pytest.mark.usefixtures("env")
+def test_maintenance_ending_rung_and_same_keys_across_runs() -> None:
+    _, first = check_json("--at", "2026-08-20", "--fail-on", "never")
+    _, again = check_json("--at", "2026-08-20", "--fail-on", "never")
+    [ending] = [f for f in by_name(first)["ending"]["findings"] if f["kind"] == "maintenance_ending"]
+    assert ending["dedup_key"] == "maintenance_ending:ending:agent-1.6:rung-60"
+    assert "2026-10-16" in ending["summary"]
+    assert first["deployments"] == again["deployments"]
+
+
+@pytest.mark.usefixtures("env")
+@pytest.mark.parametrize(("fail_on", "code"), [("critical", 1), ("warning", 1), ("info", 1), ("never", 0)])
+def test_fail_on_gate(fail_on: str, code: int) -> None:
+    assert invoke("check", "--at", "2026-08-01", "--fail-on", fail_on).exit_code == code
+
+
+def test_fail_on_passes_a_clean_fleet(tmp_path: Path, sqlite_url: str) -> None:
+    config = tmp_path / "c.yaml"
+    text = FIXTURE.read_text(encoding="utf-8").replace("${SW_TEST_DB}", sqlite_url)
+    config.write_text(text.split("deployments:\n")[0] + "deployments: []\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["--config", str(config), "check", "--fail-on", "info"])
+    assert result.exit_code == 0
+
+
+@pytest.mark.usefixtures("env")
+def test_check_table_for_people() -> None:
+    result = invoke("check", "--at", "2026-08-01")
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0].split() == [
+        "DEPLOYMENT",
+        "TEAM",
+        "STATE",
+        "AGENT",
+        "END",
+        "OF",
+        "MAINTENANCE",
+    ]
+    assert "eol: [critical] end_of_maintenance:" in result.stdout
+    assert "fix: Move to agent 1.7.1" in result.stdout
+
+
+@pytest.mark.usefixtures("env")
+def test_releases_json_and_windows() -> None:
+    result = invoke("releases", "--format", "json", "--at", "2026-08-01")
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    agents = [r for r in document["releases"] if r["component"] == "agent"]
+    assert [r["version"] for r in agents][:3] == ["1.0.0", "1.3.0", "1.3.1"]
+    assert agents[0]["sources"] == ["fixture"]
+    assert set(agents[0]) >= {"component", "version", "released_on", "app_version", "sources"}
+    charts = [r for r in document["releases"] if r["component"] == "chart"]
+    assert charts[-1]["app_version"] == "1.7.1"
+    minors = {m["minor"]: m for m in document["minors"]}
+    assert minors["1.3"] == {
+        "component": "agent",
+        "minor": "1.3",
+        "released_on": "2026-01-10",
+        "end_of_maintenance": "2026-07-10",
+        "estimated": False,
+        "policy": "test-policy",
+    }
+    only_runtime = json.loads(invoke("releases", "--component", "runtime", "--format", "json").stdout)
+    assert {r["component"] for r in only_runtime["releases"]} == {"runtime"}
+    assert only_runtime["minors"] == []
+
+
+@pytest.mark.usefixtures("env")
+def test_releases_table_and_db_upgrade() -> None:
+    table = invoke("releases", "--component", "agent")
+    assert table.exit_code == 0
+    assert "agent 1.3  2026-01-10  2026-07-10" in table.stdout
+    upgraded = invoke("db", "upgrade")
+    assert upgraded.exit_code == 0
+    assert "newest revision" in upgraded.stdout
+
+
+@pytest.mark.usefixtures("env")
+def test_bad_at_is_a_usage_error() -> None:
+    result = invoke("check", "--at", "next tuesday")
+    assert result.exit_code == 2
+    assert "'next tuesday'" in result.stderr
+
+
+def run_cli(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "supportwatch.cli", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("policy: {id: x\n", "is not valid YAML"),
+        ("polcy: {}\n", "polcy: unknown key"),
+        ("policy: {maintenance_months: [6]}\n", "policy.maintenance_months"),
+        (
+            "deployments:\n  - {name: a, team: t, image: 'r/x:3.1-9'}\n  - {name: a, team: t, image: 'r/x:3.1-9'}\n",
+            "deployments[1].name: duplicate deployment name 'a'",
+        ),
+        ("deployments:\n  - {name: a, team: t, image: 'r/x:v1'}\n", "deployments[0].image"),
+        (
+            "deployments:\n  - {name: a, team: t, image: 'r/x:3.1-9'}\nroutes:\n  - {match: {team: q}, receiver: console}\n",
+            "routes[0].match.team: 'q'",
+        ),
+    ],
+)
+def test_bad_config_exits_2_without_traceback(tmp_path: Path, text: str, needle: str) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(text, encoding="utf-8")
+    result = run_cli(config, "check")
+    assert result.returncode == 2, result.stderr
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text("database_url: 'postgresql+psycopg://sw:hunter2@127.0.0.1:1/sw'\n", encoding="utf-8")
+    result = run_cli(config, "check")
+    assert result.returncode == 2
+    assert "cannot open the database" in result.stderr
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_config_from_environment_variable(tmp_path: Path, sqlite_url: str) -> None:
+    config = tmp_path / "c.yaml"
+    config.write_text(f"database_url: '{sqlite_url}'\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "supportwatch.cli", "check", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SUPPORTWATCH_CONFIG": str(config)},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["deployments"] == []

@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from supportwatch.config import load_settings
+from supportwatch.errors import ConfigError
+
+REPO = "images.astronomer.cloud/baseimages/astro-remote-execution-agent"
+GOOD_DEPLOYMENT = f"""
+  - name: prod-east
+    team: data-platform
+    image: {REPO}:3.1-9-python-3.12-astro-agent-1.3.1
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "supportwatch.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def error_of(tmp_path: Path, text: str) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, text))
+    return info.value
+
+
+def test_bundled_config_loads() -> None:
+    root = Path(__file__).resolve().parents[1]
+    settings = load_settings(root / "config" / "supportwatch.yaml")
+    assert settings.maintenance_policy().maintenance_months == 6
+    assert settings.deployments and settings.sources
+    assert {s.kind for s in settings.sources} == {"static", "helm", "feed", "astro_updates"}
+    assert settings.rules().compatibility
+
+
+def test_empty_file_gives_defaults(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, ""))
+    assert settings.database_url.startswith("sqlite:///")
+    assert settings.policy.reminder_days == [60, 30, 14, 7, 1]
+    assert settings.default_receiver == "console"
+
+
+def test_missing_file_names_it(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "nope.yaml")
+
+
+def test_malformed_yaml(tmp_path: Path) -> None:
+    err = error_of(tmp_path, "policy: {id: x\nsources: [")
+    assert "is not valid YAML" in str(err)
+    assert "line" in str(err)
+
+
+def test_duplicate_keys_are_refused(tmp_path: Path) -> None:
+    err = error_of(tmp_path, "timezone: UTC\ntimezone: Europe/Berlin\n")
+    assert "duplicate key 'timezone'" in str(err)
+    assert err.path == "line 2"
+
+
+def test_unknown_key_names_the_path(tmp_path: Path) -> None:
+    err = error_of(tmp_path, "policy:\n  maintenence_months: 6\n")
+    assert err.path == "policy.maintenence_months"
+    assert "unknown key" in str(err)
+
+
+def test_wrong_type_names_path_and_value(tmp_path: Path) -> None:
+    err = error_of(tmp_path, "policy:\n  maintenance_months: six\n")
+    assert err.path == "policy.maintenance_months"
+    assert "'six'" in str(err)
+
+
+def test_float_version_is_refused(tmp_path: Path) -> None:
+    err = error_of(tmp_path, f"deployments:{GOOD_DEPLOYMENT}    chart_version: 2.0\n")
+    assert err.path == "deployments[0].chart_version"
+    assert "2.0" in str(err)
+
+
+def test_invalid_tag_names_the_index(tmp_path: Path) -> None:
+    text = (
+        f"deployments:{GOOD_DEPLOYMENT}"
+        + f"""
+  - name: b
+    team: t
+    image: {REPO}:3.1-9-python-3.12-astro-agent-1.3.1
+  - name: c
+    team: t
+    image: {REPO}:latest
+"""
+    )
+    err = error_of(tmp_path, text)
+    assert err.path == "deployments[2].image"
+    assert "'latest'" in str(err)
+    assert "<runtime>-python-<py>-astro-agent-<x.y.z>" in str(err)
+
+
+def test_duplicate_deployment_names(tmp_path: Path) -> None:
+    err = error_of(tmp_path, f"deployments:{GOOD_DEPLOYMENT}{GOOD_DEPLOYMENT}")
+    assert err.path == "deployments[1].name"
+    assert "duplicate deployment name 'prod-east'" in str(err)
+
+
+def test_route_to_unknown_team(tmp_path: Path) -> None:
+    text = (
+        f"deployments:{GOOD_DEPLOYMENT}routes:\n  - {{match: {{team: data-platfrom}}, receiver: console}}\n"
+    )
+    err = error_of(tmp_path, text)
+    assert err.path == "routes[0].match.team"
+    assert "'data-platfrom'" in str(err) and "data-platform" in str(err)
+
+
+def test_route_to_unknown_receiver(tmp_path: Path) -> None:
+    text = f"deployments:{GOOD_DEPLOYMENT}routes:\n  - {{match: {{team: data-platform}}, receiver: pager}}\n"
+    err = error_of(tmp_path, text)
+    assert err.path == "routes[0].receiver"
+
+
+def test_bad_timezone_and_specifier(tmp_path: Path) -> None:
+    assert error_of(tmp_path, "timezone: Mars/Olympus\n").path == "timezone"
+    err = error_of(tmp_path, "compatibility:\n  - {chart: '=>2.0.0', agent: ['>=1.5.0']}\n")
+    assert err.path == "compatibility[0].chart"
+
+
+def test_bad_source_field_path_skips_the_kind_tag(tmp_path: Path) -> None:
+    err = error_of(tmp_path, "sources:\n  - {name: idx, kind: helm, url: 'ftp://x'}\n")
+    assert err.path == "sources[0].url"
+    err = error_of(tmp_path, "sources:\n  - {name: idx, kind: gopher, url: 'https://x'}\n")
+    assert err.path.startswith("sources[0]")
+
+
+def test_env_interpolation_and_missing_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SW_TZ", "Europe/Berlin")
+    assert load_settings(write(tmp_path, "timezone: ${SW_TZ}\n")).timezone == "Europe/Berlin"
+    monkeypatch.delenv("SW_NOPE", raising=False)
+    err = error_of(tmp_path, "timezone: ${SW_NOPE}\n")
+    assert err.path == "timezone" and "SW_NOPE" in str(err)
+
+
+def test_secret_file_twin_and_secret_never_in_errors(tmp_path: Path) -> None:
+    (tmp_path / "hook").write_text("https://hooks.example.invalid/T000/B000/very-secret\n", encoding="utf-8")
+    text = (
+        f"deployments:{GOOD_DEPLOYMENT}receivers:\n  - name: r\n    slack: {{webhook_url_file: hook}}\n"
+        "routes:\n  - {match: {team: data-platform}, receiver: r}\n"
+    )
+    settings = load_settings(write(tmp_path, text))
+    slack = settings.receivers[0].slack
+    assert slack is not None and slack.webhook_url is not None
+    assert slack.webhook_url.get_secret_value().endswith("very-secret")
+    assert "very-secret" not in repr(settings)
+    err = error_of(tmp_path, "smtp: {host: h, sender: s@example.com, password: [very-secret]}\n")
+    assert err.path == "smtp.password"
+    assert "very-secret" not in str(err)
+
+
+def test_missing_secret_file(tmp_path: Path) -> None:
+    err = error_of(tmp_path, "smtp: {host: h, sender: s@example.com, password_file: nope}\n")
+    assert err.path == "smtp.password_file"
+
+
+def test_deployments_file_relative_to_config(tmp_path: Path) -> None:
+    write(tmp_path, f"deployments:{GOOD_DEPLOYMENT}", "deps.yaml")
+    settings = load_settings(write(tmp_path, "deployments_file: deps.yaml\n"))
+    assert [d.name for d in settings.deployment_values()] == ["prod-east"]
+    write(
+        tmp_path,
+        f"deployments:{GOOD_DEPLOYMENT}  - name: x\n    team: t\n    image: {REPO}:3.1\n",
+        "deps.yaml",
+    )
+    assert error_of(tmp_path, "deployments_file: deps.yaml\n").path == "deployments[1].image"
+
+
+def test_email_receiver_needs_smtp(tmp_path: Path) -> None:
+    err = error_of(tmp_path, "receivers:\n  - {name: r, email: {to: [a@example.com]}}\n")
+    assert err.path == "receivers[0].email"
+
+
+def test_reminder_rungs_validated(tmp_path: Path) -> None:
+    assert error_of(tmp_path, "policy: {reminder_days: [30, 0]}\n").path == "policy.reminder_days"
+    ok = load_settings(write(tmp_path, "policy: {reminder_days: [7, 60, 30]}\n"))
+    assert ok.policy.reminder_days == [60, 30, 7]
