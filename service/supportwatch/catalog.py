@@ -7,10 +7,13 @@ Versions that fail to parse are kept out and counted in ``skipped``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_right
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
+from supportwatch.compatibility import Rules, chart_admits
 from supportwatch.errors import VersionError
 from supportwatch.models import Release
 from supportwatch.policy import MaintenancePolicy, MinorWindow, minor_windows
@@ -45,6 +48,11 @@ class Catalog:
     windows: dict[tuple[int, int], MinorWindow] = field(default_factory=dict)
     skipped: int = 0
     _newest: dict[tuple[int | None, int | None, int], AgentVersion | None] = field(default_factory=dict)
+    _newest_chart_for: dict[AgentVersion, AgentVersion | None] = field(default_factory=dict)
+    _ascending: list[AgentVersion] | None = None
+    _charts_memo: dict[str, AgentVersion | None] = field(default_factory=dict)
+    memo: dict[Hashable, Any] = field(default_factory=dict)
+    """Derived answers of the pure remedy searches, keyed by their inputs (one catalog, one day)."""
 
     @classmethod
     def build(cls, releases: Iterable[Release], *, policy: MaintenancePolicy, today: date) -> Catalog:
@@ -101,8 +109,28 @@ class Catalog:
 
     def newest_chart(self) -> AgentVersion | None:
         """The newest recommendable chart version."""
-        versions = [item.version for item in self.charts.values() if item.recommendable]
-        return max(versions) if versions else None
+        if "newest" not in self._charts_memo:
+            versions = [item.version for item in self.charts.values() if item.recommendable]
+            self._charts_memo["newest"] = max(versions) if versions else None
+        return self._charts_memo["newest"]
+
+    def newest_chart_admitting(self, rules: Rules, agent: AgentVersion) -> AgentVersion | None:
+        """The newest recommendable chart whose matrix row admits ``agent``."""
+        if agent not in self._newest_chart_for:
+            fitting = [
+                item.version
+                for item in self.charts.values()
+                if item.recommendable and chart_admits(rules, item.version, agent)
+            ]
+            self._newest_chart_for[agent] = max(fitting) if fitting else None
+        return self._newest_chart_for[agent]
+
+    def recommendable_agents(self, *, newer_than: AgentVersion | None = None) -> list[AgentVersion]:
+        """Recommendable agents (optionally only those newer than a version), newest first."""
+        if self._ascending is None:
+            self._ascending = sorted(item.version for item in self.agents.values() if item.recommendable)
+        start = 0 if newer_than is None else bisect_right(self._ascending, newer_than)
+        return self._ascending[start:][::-1]
 
     def newest_minor(self, major: int) -> tuple[int, int] | None:
         """The newest released minor of ``major`` (no grace: a released minor is the latest)."""

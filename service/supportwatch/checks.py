@@ -190,11 +190,9 @@ def check_chart_incompatible(s: Subject) -> Finding | None:
     chart = s.deployment.chart_version
     if chart is None or s.agent is None or chart_admits(s.rules, chart, s.agent) is not False:
         return None
-    fitting = [
-        c for c in s.catalog.charts.values() if c.recommendable and chart_admits(s.rules, c.version, s.agent)
-    ]
-    if fitting:
-        remedy = f"Upgrade the chart to {max(c.version for c in fitting)}, which supports agent {s.agent}"
+    fitting = s.catalog.newest_chart_admitting(s.rules, s.agent)
+    if fitting is not None:
+        remedy = f"Upgrade the chart to {fitting}, which supports agent {s.agent}"
     else:
         remedy = f"Run an agent that chart {chart} supports ({', '.join(agents_for(s.rules, chart))})"
     return s.finding(
@@ -256,25 +254,30 @@ def check_runtime_skew(s: Subject) -> Finding | None:
 
 
 def _runtime_remedy(s: Subject, ceiling: RuntimeVersion, exclude: RuntimeVersion | None) -> str:
-    # the deployment's own agent first, then newer agents newest first: the smallest move that fits
-    if s.tag is not None:
-        for target in _agents_to_try(s):
-            candidates = [t for t in s.catalog.tags_of(target) if t.runtime != exclude]
-            tag = best_tag(candidates, python=s.tag.python, base=s.tag.base, max_runtime=ceiling)
-            if tag is not None:
-                return f"Use {tag_reference(s.deployment, tag)} (Runtime {tag.runtime} <= {ceiling})"
+    tag = _runtime_fit(s, ceiling, exclude) if s.tag is not None else None
+    if tag is not None:
+        return f"Use {tag_reference(s.deployment, tag)} (Runtime {tag.runtime} <= {ceiling})"
     return f"Use an agent image whose Runtime is at most {ceiling}, or upgrade the orchestration plane"
 
 
+def _runtime_fit(s: Subject, ceiling: RuntimeVersion, exclude: RuntimeVersion | None) -> ImageTag | None:
+    # the deployment's own agent first, then newer agents newest first: the smallest move that fits
+    assert s.tag is not None
+    key = ("runtime_fit", s.agent, s.tag.python, s.tag.base, ceiling, exclude)
+    if key not in s.catalog.memo:
+        found = None
+        for target in _agents_to_try(s):
+            candidates = [t for t in s.catalog.tags_of(target) if t.runtime != exclude]
+            found = best_tag(candidates, python=s.tag.python, base=s.tag.base, max_runtime=ceiling)
+            if found is not None:
+                break
+        s.catalog.memo[key] = found
+    result: ImageTag | None = s.catalog.memo[key]
+    return result
+
+
 def _agents_to_try(s: Subject) -> list[AgentVersion]:
-    newer = sorted(
-        (
-            item.version
-            for item in s.catalog.agents.values()
-            if item.recommendable and (s.agent is None or item.version > s.agent)
-        ),
-        reverse=True,
-    )
+    newer = s.catalog.recommendable_agents(newer_than=s.agent)
     return ([s.agent] if s.agent in s.catalog.agents else []) + newer
 
 
@@ -326,17 +329,29 @@ def check_floating_tag(s: Subject) -> Finding | None:
 
 
 def _pin_remedy(s: Subject) -> str:
-    # the fixed tag the floating one most likely resolves to now: same Runtime, Python and flavour
-    if s.tag is not None:
-        for target in _agents_to_try(s):
-            for tag in sorted(s.catalog.tags_of(target), key=_python_of, reverse=True):
-                if (
-                    tag.runtime == s.tag.runtime
-                    and tag.base == s.tag.base
-                    and s.tag.python in (None, tag.python)
-                ):
-                    return f"Move to agent {target}: {tag_reference(s.deployment, tag)}"
+    tag = _pinned_equivalent(s)
+    if tag is not None and tag.agent is not None:
+        return f"Move to agent {tag.agent}: {tag_reference(s.deployment, tag)}"
     return s.remedy(s.catalog.newest_agent(), like=s.tag)
+
+
+def _pinned_equivalent(s: Subject) -> ImageTag | None:
+    # the fixed tag the floating one most likely resolves to now: same Runtime, Python and flavour
+    if s.tag is None:
+        return None
+    key = ("pinned", s.tag)
+    if key not in s.catalog.memo:
+        s.catalog.memo[key] = next(
+            (
+                tag
+                for target in _agents_to_try(s)
+                for tag in sorted(s.catalog.tags_of(target), key=_python_of, reverse=True)
+                if tag.runtime == s.tag.runtime and tag.base == s.tag.base and s.tag.python in (None, tag.python)
+            ),
+            None,
+        )
+    result: ImageTag | None = s.catalog.memo[key]
+    return result
 
 
 def _python_of(tag: ImageTag) -> tuple[int, int]:

@@ -24,7 +24,8 @@ from supportwatch.checks import worst
 from supportwatch.config import Settings, load_settings, redact_url
 from supportwatch.errors import ConfigError
 from supportwatch.models import Severity
-from supportwatch.report import check_document, check_table, releases_document, releases_table
+from supportwatch.notify.delivery import DeliveryReport
+from supportwatch.report import check_document, check_table, poll_table, releases_document, releases_table
 from supportwatch.service import Service
 
 DEFAULT_CONFIG = "config/supportwatch.yaml"
@@ -91,9 +92,8 @@ def _settings(ctx: typer.Context) -> Settings:
 
 
 @contextmanager
-def _service(ctx: typer.Context, *, migrate: bool | None = None) -> Iterator[Service]:
+def _service(settings: Settings, *, migrate: bool | None = None) -> Iterator[Service]:
     """The service for one command; database failures become a clear exit-2 error."""
-    settings = _settings(ctx)
     try:
         service = Service.open(settings, migrate=migrate)
         try:
@@ -131,7 +131,9 @@ FormatOption = Annotated[OutputFormat, typer.Option("--format", help="table for 
 
 
 def _print_json(document: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    # indented for a person at a terminal, compact for the scripts that read it from a pipe
+    indent = 2 if sys.stdout.isatty() else None
+    sys.stdout.write(json.dumps(document, indent=indent, ensure_ascii=False) + "\n")
 
 
 @app.command()
@@ -146,13 +148,18 @@ def check(
     """Evaluate the tracked deployments against the stored catalog."""
     settings = _settings(ctx)
     now = parse_at(at, settings.tz)
-    with _service(ctx) as service:
+    with _service(settings) as service:
         reports = service.evaluate(now)
+        health = service.health_findings(now)
     if output is OutputFormat.JSON:
-        _print_json(check_document(reports, now))
+        _print_json(check_document(reports, now, health))
     else:
-        typer.echo(check_table(reports))
-    found = worst(reports)
+        typer.echo(check_table(reports, health))
+    found = max(
+        [item for item in [worst(reports), *(finding.severity for finding in health)] if item is not None],
+        key=lambda severity: severity.rank,
+        default=None,
+    )
     if fail_on is not FailOn.NEVER and found is not None and found.rank >= Severity(fail_on.value).rank:
         raise typer.Exit(1)
 
@@ -169,7 +176,7 @@ def releases(
     """The catalog and each agent minor's maintenance window."""
     settings = _settings(ctx)
     now = parse_at(at, settings.tz)
-    with _service(ctx) as service:
+    with _service(settings) as service:
         catalog = service.catalog(now)
         document = releases_document(service.releases(), catalog, component.value if component else None)
     if output is OutputFormat.JSON:
@@ -178,10 +185,119 @@ def releases(
         typer.echo(releases_table(document))
 
 
+DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print what would be sent; send nothing.")]
+
+
+def _report_delivery(report: DeliveryReport, *, dry_run: bool) -> None:
+    """Print a delivery run's outcome; exit 1 when a send failed (retry scheduled or dead-lettered)."""
+    if dry_run:
+        for target, text in report.preview:
+            typer.echo(f"--- would send to {target} ---\n{text}\n")
+        typer.echo(f"dry run: {len(report.preview)} message(s) would be sent")
+        return
+    typer.echo(f"sent {report.sent_messages} message(s) covering {report.sent_keys} notice(s)")
+    for line in report.failures:
+        typer.echo(f"failed, will retry: {line}", err=True)
+    for line in report.dead:
+        typer.echo(f"failed for good (dead-lettered): {line}", err=True)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def notify(ctx: typer.Context, at: AtOption = None, dry_run: DryRunOption = False) -> None:
+    """Evaluate the deployments and deliver what is due, once."""
+    settings = _settings(ctx)
+    now = parse_at(at, settings.tz)
+    with _service(settings) as service:
+        report = service.notify(now, dry_run=dry_run)
+    _report_delivery(report, dry_run=dry_run)
+
+
+@app.command()
+def digest(
+    ctx: typer.Context,
+    at: AtOption = None,
+    receiver: Annotated[str | None, typer.Option("--receiver", help="Only this receiver.")] = None,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Send the weekly digest for the week of --at (default: now), once per receiver."""
+    settings = _settings(ctx)
+    now = parse_at(at, settings.tz)
+    with _service(settings) as service:
+        try:
+            report = service.digest(now, receiver=receiver, dry_run=dry_run)
+        except ConfigError as exc:
+            _fail(str(exc))
+    _report_delivery(report, dry_run=dry_run)
+
+
+def _until(text: str | None, tz: ZoneInfo) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        _fail(f"--until {text!r} is not an ISO date or datetime; expected e.g. 2026-12-01")
+    return parse_at(text, tz)
+
+
+@app.command()
+def ack(
+    ctx: typer.Context,
+    dedup_key: Annotated[str, typer.Argument(help="The finding's dedup_key (see `check --format json`).")],
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="Silence until this ISO date (default: until the facts change)."),
+    ] = None,
+    note: Annotated[str, typer.Option("--note", help="Why, for the next person.")] = "",
+) -> None:
+    """Silence a finding until a date, or until its facts change (a new release or rung)."""
+    settings = _settings(ctx)
+    moment = _until(until, settings.tz)
+    with _service(settings) as service:
+        saved = service.ack(dedup_key, until=moment, now=datetime.now(UTC), note=note)
+    when = f"until {saved.until.isoformat()}" if saved.until else "until its facts change"
+    typer.echo(f"acknowledged {saved.dedup_key} {when}")
+
+
+@app.command("acks")
+def list_acks(ctx: typer.Context) -> None:
+    """List acknowledged findings."""
+    now = datetime.now(UTC)
+    with _service(_settings(ctx)) as service:
+        saved = service.acks()
+    if not saved:
+        typer.echo("no acknowledged findings")
+        return
+    for item in saved:
+        until = item.until.isoformat() if item.until else "facts change"
+        state = "active" if item.active(now) else "expired"
+        typer.echo(f"{item.dedup_key}  until {until}  ({state}){'  ' + item.note if item.note else ''}")
+
+
+@app.command()
+def poll(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option("--source", help="Poll only the source of this name.")] = None,
+) -> None:
+    """Poll the release sources once; exit 1 if any failed."""
+    settings = _settings(ctx)
+    now = datetime.now(UTC)
+    with _service(settings) as service:
+        try:
+            outcomes = service.poll(now, only=source)
+        except ConfigError as exc:
+            _fail(str(exc))
+    typer.echo(poll_table(outcomes))
+    if any(outcome.failed for outcome in outcomes):
+        raise typer.Exit(1)
+
+
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Apply the database migrations."""
-    with _service(ctx, migrate=True):
+    with _service(_settings(ctx), migrate=True):
         pass
     typer.echo("database is at the newest revision")
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
@@ -43,8 +44,16 @@ class Rules:
     compatibility: tuple[CompatRule, ...] = ()
     incompatibilities: tuple[Incompatibility, ...] = ()
     chart_upgrades: tuple[ChartUpgrade, ...] = ()
+    # a fleet asks the same questions thousands of times: memoise per chart and per agent
+    _rows: dict[AgentVersion, tuple[int, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
+    _allows: dict[tuple[int, AgentVersion], bool] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
 
+@lru_cache(maxsize=8192)
 def pep440(version: AgentVersion) -> Version:
     """A semver version as a PEP 440 one, for specifier matching."""
     try:
@@ -56,11 +65,26 @@ def pep440(version: AgentVersion) -> Version:
 
 def chart_admits(rules: Rules, chart: AgentVersion, agent: AgentVersion) -> bool | None:
     """True/False per the matrix; None when no matrix row covers ``chart``."""
-    chart_v, agent_v = pep440(chart), pep440(agent)
-    rows = [rule for rule in rules.compatibility if rule.chart.contains(chart_v, prereleases=True)]
+    rows = rules._rows.get(chart)
+    if rows is None:
+        chart_v = pep440(chart)
+        rows = rules._rows[chart] = tuple(
+            index for index, rule in enumerate(rules.compatibility) if rule.chart.contains(chart_v, prereleases=True)
+        )
     if not rows:
         return None
-    return any(spec.contains(agent_v, prereleases=True) for rule in rows for spec in rule.agents)
+    return any(_row_allows(rules, index, agent) for index in rows)
+
+
+def _row_allows(rules: Rules, index: int, agent: AgentVersion) -> bool:
+    key = (index, agent)
+    allowed = rules._allows.get(key)
+    if allowed is None:
+        agent_v = pep440(agent)
+        allowed = rules._allows[key] = any(
+            spec.contains(agent_v, prereleases=True) for spec in rules.compatibility[index].agents
+        )
+    return allowed
 
 
 def agents_for(rules: Rules, chart: AgentVersion) -> list[str]:

@@ -76,11 +76,7 @@ def _chart_note(deployment: Deployment, catalog: Catalog, rules: Rules, target: 
     chart = deployment.chart_version
     if chart is None or chart_admits(rules, chart, target) is not False:
         return ""
-    fitting = [
-        c.version
-        for c in catalog.charts.values()
-        if c.recommendable and chart_admits(rules, c.version, target)
-    ]
-    if fitting:
-        return f"; chart {chart} does not support it: upgrade the chart to {max(fitting)} first"
+    fitting = catalog.newest_chart_admitting(rules, target)
+    if fitting is not None:
+        return f"; chart {chart} does not support it: upgrade the chart to {fitting} first"
     return f"; chart {chart} does not support it: upgrade the chart to one that does"

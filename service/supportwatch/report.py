@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport
-from supportwatch.models import Component, Release
+from supportwatch.models import Component, Finding, Release
+
+if TYPE_CHECKING:
+    from supportwatch.service import PollOutcome
 from supportwatch.versions import AgentVersion, RuntimeVersion, minor_label
 
 
@@ -16,8 +19,10 @@ def _day(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def check_document(reports: Sequence[DeploymentReport], evaluated_at: datetime) -> dict[str, Any]:
-    """The ``check --format json`` object."""
+def check_document(
+    reports: Sequence[DeploymentReport], evaluated_at: datetime, data_health: Sequence[Finding] = ()
+) -> dict[str, Any]:
+    """The ``check --format json`` object; ``data_health`` lists source findings (not per deployment)."""
     return {
         "evaluated_at": evaluated_at.isoformat(),
         "deployments": [
@@ -40,11 +45,33 @@ def check_document(reports: Sequence[DeploymentReport], evaluated_at: datetime) 
             }
             for report in reports
         ],
+        "data_health": [_health_item(finding) for finding in data_health],
     }
 
 
-def check_table(reports: Sequence[DeploymentReport]) -> str:
-    """A table for people: one line per deployment, then its findings indented."""
+def _health_item(finding: Finding) -> dict[str, Any]:
+    return {
+        "kind": finding.kind.value,
+        "severity": finding.severity.value,
+        "subject": finding.subject,
+        "dedup_key": finding.dedup_key,
+        "summary": finding.summary,
+        "remedy": finding.remedy,
+    }
+
+
+def health_lines(data_health: Sequence[Finding]) -> list[str]:
+    """The data-health part of the ``check`` table (empty when all sources are healthy)."""
+    if not data_health:
+        return []
+    return ["", "DATA HEALTH"] + [
+        f"  [{item.severity.value}] {item.kind.value}: {item.summary}\n    fix: {item.remedy}"
+        for item in data_health
+    ]
+
+
+def check_table(reports: Sequence[DeploymentReport], data_health: Sequence[Finding] = ()) -> str:
+    """A table for people: one line per deployment, then its findings indented, then data health."""
     rows = [("DEPLOYMENT", "TEAM", "STATE", "AGENT", "END OF MAINTENANCE")]
     rows += [
         (
@@ -63,13 +90,31 @@ def check_table(reports: Sequence[DeploymentReport]) -> str:
         for report in reports
         for finding in report.findings
     ]
-    return "\n".join(lines + (["", *details] if details else []))
+    return "\n".join(lines + (["", *details] if details else []) + health_lines(data_health))
+
+
+def poll_table(outcomes: Sequence[PollOutcome]) -> str:
+    """What ``poll`` prints: per source, what was new, unchanged (304) or failed."""
+    if not outcomes:
+        return "no sources to poll (static sources are applied on every command)"
+    rows = [("SOURCE", "RESULT", "DETAIL")]
+    for item in outcomes:
+        if item.status == "fetched":
+            detail = f"{item.new} new, {item.changed} changed, {item.seen} listed"
+            detail += f", {item.skipped} skipped" if item.skipped else ""
+        elif item.status == "unchanged":
+            detail = f"304 not modified ({item.seen} listed last time)"
+        else:
+            detail = item.error or ""
+        rows.append((item.source, item.status, detail))
+    return "\n".join(_columns(rows))
 
 
 def _sort_key(release: Release) -> tuple[str, Any]:
     try:
         if release.component == "runtime":
-            return (release.component, (0, RuntimeVersion.parse(release.version)._key(), ()))
+            runtime = RuntimeVersion.parse(release.version)
+            return (release.component, (0, (runtime.airflow_major, runtime.airflow_minor, runtime.build), ()))
         version = AgentVersion.parse(release.version)
         return (
             release.component,

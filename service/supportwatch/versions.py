@@ -17,7 +17,7 @@ Formats (from the vendor's agent image reference):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import total_ordering
 
 from supportwatch.errors import VersionError
@@ -52,8 +52,7 @@ def _pre_key(pre: tuple[str, ...]) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in pre)
 
 
-@total_ordering
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, order=False)
 class AgentVersion:
     """A semver version of the agent or the Helm chart; ordered by semver precedence."""
 
@@ -61,6 +60,15 @@ class AgentVersion:
     minor: int
     patch: int
     prerelease: tuple[str, ...] = ()
+    # precomputed: comparisons run millions of times when a fleet is evaluated
+    _sort: tuple[int, int, int, int, tuple[tuple[int, int | str], ...]] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
+
+    def __post_init__(self) -> None:
+        # a release sorts after all of its pre-releases
+        key = (self.major, self.minor, self.patch, 0 if self.prerelease else 1, _pre_key(self.prerelease))
+        object.__setattr__(self, "_sort", key)
 
     @classmethod
     def parse(cls, text: str) -> AgentVersion:
@@ -85,20 +93,17 @@ class AgentVersion:
         """The (major, minor) pair that a maintenance window belongs to."""
         return (self.major, self.minor)
 
-    def _key(self) -> tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]:
-        # a release sorts after all of its pre-releases
-        return (
-            self.major,
-            self.minor,
-            self.patch,
-            0 if self.prerelease else 1,
-            _pre_key(self.prerelease),
-        )
+    def __lt__(self, other: AgentVersion) -> bool:
+        return self._sort < other._sort
 
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, AgentVersion):
-            return NotImplemented
-        return self._key() < other._key()
+    def __le__(self, other: AgentVersion) -> bool:
+        return self._sort <= other._sort
+
+    def __gt__(self, other: AgentVersion) -> bool:
+        return self._sort > other._sort
+
+    def __ge__(self, other: AgentVersion) -> bool:
+        return self._sort >= other._sort
 
     def __str__(self) -> str:
         base = f"{self.major}.{self.minor}.{self.patch}"
@@ -110,7 +115,6 @@ def minor_label(key: tuple[int, int]) -> str:
     return f"{key[0]}.{key[1]}"
 
 
-@total_ordering
 @dataclass(frozen=True, slots=True)
 class RuntimeVersion:
     """An Astro Runtime version ``3.1-9``: Airflow 3.1, build 9; ordered numerically."""
@@ -133,10 +137,17 @@ class RuntimeVersion:
     def _key(self) -> tuple[int, int, int]:
         return (self.airflow_major, self.airflow_minor, self.build)
 
-    def __lt__(self, other: object) -> bool:
-        if not isinstance(other, RuntimeVersion):
-            return NotImplemented
+    def __lt__(self, other: RuntimeVersion) -> bool:
         return self._key() < other._key()
+
+    def __le__(self, other: RuntimeVersion) -> bool:
+        return self._key() <= other._key()
+
+    def __gt__(self, other: RuntimeVersion) -> bool:
+        return self._key() > other._key()
+
+    def __ge__(self, other: RuntimeVersion) -> bool:
+        return self._key() >= other._key()
 
     def __str__(self) -> str:
         return f"{self.airflow_major}.{self.airflow_minor}-{self.build}"
@@ -203,6 +214,7 @@ class ImageTag:
 
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_SPACE = re.compile(r"\s")
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,7 +228,7 @@ class ImageRef:
     @classmethod
     def parse(cls, text: str) -> ImageRef:
         """Parse an image reference; the tag, if any, must be an agent image tag."""
-        if not isinstance(text, str) or not text.strip() or any(c.isspace() for c in text.strip()):
+        if not isinstance(text, str) or not text.strip() or _SPACE.search(text.strip()):
             raise VersionError(
                 f"image {text!r} is not an image reference; expected "
                 "registry/repository:<tag>[@sha256:<digest>], tag " + _FORMATS_HINT
