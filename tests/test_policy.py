@@ -1,8 +1,10 @@
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from supportwatch.policy import (
     MaintenancePolicy,
@@ -110,3 +112,41 @@ def test_latest_minor_rule() -> None:
 )
 def test_reminder_rung_is_smallest_rung_at_or_above_days_left(days_left: int, rung: int | None) -> None:
     assert reminder_rung(days_left, (60, 30, 14, 7, 1)) == rung
+
+
+@given(
+    st.dates(min_value=date(2000, 1, 1), max_value=date(2200, 12, 31)),
+    st.integers(min_value=0, max_value=240),
+)
+def test_add_months_properties(start: date, months: int) -> None:
+    end = add_months(start, months)
+    assert (end.year * 12 + end.month) - (start.year * 12 + start.month) == months
+    assert end.day <= start.day
+    if end.day < start.day:  # clamped: only ever to the last day of a shorter month
+        assert (end + timedelta(days=1)).day == 1
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3),
+            st.integers(0, 3),
+            st.integers(0, 5),
+            st.dates(date(2024, 1, 1), date(2027, 1, 1)),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_every_window_lasts_the_policy_months_from_its_anchor(
+    items: list[tuple[int, int, int, date]],
+) -> None:
+    windows = minor_windows([(AgentVersion(a, b, c), day) for a, b, c, day in items], POLICY)
+    for key, window in windows.items():
+        patches = [(c, day) for a, b, c, day in items if (a, b) == key]
+        assert window.end_of_maintenance == add_months(window.released_on, 6)
+        assert window.estimated == all(c != 0 for c, _ in patches)
+        if window.estimated:
+            assert window.released_on == min(day for _, day in patches)
+        else:
+            assert window.released_on == min(day for c, day in patches if c == 0)

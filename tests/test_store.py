@@ -30,7 +30,9 @@ def test_record_then_read_back_with_provenance(engine: Engine) -> None:
 
 def test_source_priority_decides_the_effective_date(engine: Engine) -> None:
     store = Store(engine, source_priority=["pinned", "feed"])
-    store.record("feed", "https://feed.invalid/rss", [Release("agent", "1.7.0", date(2026, 6, 2))], seen_at=T0)
+    store.record(
+        "feed", "https://feed.invalid/rss", [Release("agent", "1.7.0", date(2026, 6, 2))], seen_at=T0
+    )
     store.record("pinned", None, [Release("agent", "1.7.0", date(2026, 6, 1))], seen_at=T1)
     [release] = store.releases("agent")
     assert release.released_on == date(2026, 6, 1)
@@ -41,7 +43,12 @@ def test_source_priority_decides_the_effective_date(engine: Engine) -> None:
 
 def test_a_release_is_never_deleted_when_a_source_stops_listing_it(engine: Engine) -> None:
     store = Store(engine)
-    store.record("feed", None, [Release("agent", "1.6.0", date(2026, 4, 16)), Release("agent", "1.6.1", None)], seen_at=T0)
+    store.record(
+        "feed",
+        None,
+        [Release("agent", "1.6.0", date(2026, 4, 16)), Release("agent", "1.6.1", None)],
+        seen_at=T0,
+    )
     result = store.record("feed", None, [Release("agent", "1.6.1", date(2026, 5, 4))], seen_at=T1)
     assert result.changed == (("agent", "1.6.1"),)
     assert result.new == ()
@@ -63,8 +70,29 @@ def test_recording_the_same_facts_again_changes_nothing(engine: Engine) -> None:
 
 def test_yanked_by_any_source_and_tags_merged(engine: Engine) -> None:
     store = Store(engine)
-    store.record("a", None, [Release("agent", "1.6.2", date(2026, 5, 20), image_tags=("3.2-3-python-3.12-astro-agent-1.6.2",))], seen_at=T0)
-    store.record("b", None, [Release("agent", "1.6.2", date(2026, 5, 20), yanked=True, image_tags=("3.2-3-python-3.11-astro-agent-1.6.2",))], seen_at=T0)
+    store.record(
+        "a",
+        None,
+        [Release("agent", "1.6.2", date(2026, 5, 20), image_tags=("3.2-3-python-3.12-astro-agent-1.6.2",))],
+        seen_at=T0,
+    )
+    store.record(
+        "b",
+        None,
+        [
+            Release(
+                "agent",
+                "1.6.2",
+                date(2026, 5, 20),
+                yanked=True,
+                image_tags=("3.2-3-python-3.11-astro-agent-1.6.2",),
+            )
+        ],
+        seen_at=T0,
+    )
     [release] = store.releases("agent")
     assert release.yanked
-    assert release.image_tags == ("3.2-3-python-3.11-astro-agent-1.6.2", "3.2-3-python-3.12-astro-agent-1.6.2")
+    assert release.image_tags == (
+        "3.2-3-python-3.11-astro-agent-1.6.2",
+        "3.2-3-python-3.12-astro-agent-1.6.2",
+    )
