@@ -180,3 +180,27 @@ def test_reminder_rungs_validated(tmp_path: Path) -> None:
     assert error_of(tmp_path, "policy: {reminder_days: [30, 0]}\n").path == "policy.reminder_days"
     ok = load_settings(write(tmp_path, "policy: {reminder_days: [7, 60, 30]}\n"))
     assert ok.policy.reminder_days == [60, 30, 7]
+
+
+def test_static_release_errors_point_at_the_field(tmp_path: Path) -> None:
+    head = "sources:\n  - name: pinned\n    kind: static\n    releases:\n"
+    err = error_of(tmp_path, head + "      - {component: agent, version: '1.x'}\n")
+    assert err.path == "sources[0].releases[0].version"
+    err = error_of(tmp_path, head + "      - {component: runtime, version: '3.1.9'}\n")
+    assert err.path == "sources[0].releases[0].version"
+    assert "3.1-9" in str(err)
+    err = error_of(tmp_path, head + "      - {component: agent, version: 1.2.3, image_tags: ['3.1-9', latest]}\n")
+    assert err.path == "sources[0].releases[0].image_tags[1]"
+
+
+def test_unquoted_number_gets_a_quoting_hint(tmp_path: Path) -> None:
+    err = error_of(tmp_path, "known_incompatibilities:\n  - {execution_runtime: 3.0, orchestration_runtime: '3.0-2'}\n")
+    assert err.path == "known_incompatibilities[0].execution_runtime"
+    assert "quote it" in str(err)
+
+
+def test_json_config_is_read_and_duplicate_keys_refused(tmp_path: Path) -> None:
+    write(tmp_path, '{"deployments": []}', "deps.json")
+    assert load_settings(write(tmp_path, "deployments_file: deps.json\n")).deployments == []
+    err = error_of(tmp_path, '{"timezone": "UTC", "timezone": "Europe/Berlin"}')
+    assert "duplicate key 'timezone'" in str(err)

@@ -19,12 +19,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -59,6 +61,11 @@ def _agent_version(value: str | None) -> str | None:
 def _runtime_version(value: str | None) -> str | None:
     if value is not None:
         RuntimeVersion.parse(value)
+    return value
+
+
+def _image_tag(value: str) -> str:
+    ImageTag.parse(value)
     return value
 
 
@@ -176,19 +183,19 @@ class StaticRelease(_Model):
     version: str
     released_on: date | None = None
     app_version: str | None = None
-    image_tags: list[str] = Field(default_factory=list)
+    image_tags: list[Annotated[str, AfterValidator(_image_tag)]] = Field(default_factory=list)
     channel: str = "stable"
     yanked: bool = False
 
-    @model_validator(mode="after")
-    def _check(self) -> StaticRelease:
-        if self.component == "runtime":
-            RuntimeVersion.parse(self.version)
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("component") == "runtime":
+            RuntimeVersion.parse(value)
         else:
-            AgentVersion.parse(self.version)
-        for tag in self.image_tags:
-            ImageTag.parse(tag)
-        return self
+            AgentVersion.parse(value)
+        return value
+
 
 
 class _SourceBase(_Model):
@@ -572,9 +579,13 @@ def _validation_error(exc: ValidationError) -> ConfigError:
         return ConfigError(path, "is required but missing")
     if loc and isinstance(loc[-1], str) and loc[-1] in SECRET_KEYS:
         return ConfigError(path, message)
-    shown = repr(error.get("input"))
+    value = error.get("input")
+    shown = repr(value)
     shown = shown if len(shown) <= 120 else shown[:117] + "..."
-    return ConfigError(path, f"{message} (got {shown})")
+    hint = ""
+    if error["type"] == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
+        hint = "; YAML read it as a number: quote it"
+    return ConfigError(path, f"{message} (got {shown}){hint}")
 
 
 def load_settings(path: str | os.PathLike[str]) -> Settings:
