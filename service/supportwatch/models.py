@@ -176,3 +176,46 @@ class ObservationRow(SQLModel, table=True):
     image_tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     first_seen_at: datetime = Field(sa_column=utc_column())
     seen_at: datetime = Field(sa_column=utc_column())
+
+
+# --- release sources (issue 3) ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SourceState:
+    """A source's health and HTTP validators as last recorded.
+
+    ``url`` is where the source is fetched now (a 301 moves it); ``configured_url`` is what the
+    config said when this state began, so editing the config starts afresh. ``release_count``
+    is how many releases the last accepted answer held (the shrink check compares to it).
+    """
+
+    name: str
+    configured_url: str | None = None
+    url: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    last_attempt_at: datetime | None = None
+    last_success_at: datetime | None = None
+    consecutive_failures: int = 0
+    last_error: str | None = None
+    disabled: bool = False
+    release_count: int = 0
+
+
+class SourceStateRow(SQLModel, table=True):
+    """One row per source: validators for conditional GET and data health."""
+
+    __tablename__ = "source_state"
+
+    name: str = Field(primary_key=True, max_length=128)
+    configured_url: str | None = Field(default=None, max_length=2048)
+    url: str | None = Field(default=None, max_length=2048)
+    etag: str | None = Field(default=None, max_length=512)
+    last_modified: str | None = Field(default=None, max_length=128)
+    last_attempt_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_success_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    consecutive_failures: int = 0
+    last_error: str | None = Field(default=None, max_length=2000)
+    disabled: bool = False
+    release_count: int = 0

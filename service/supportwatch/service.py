@@ -6,18 +6,43 @@ share one code path. Methods take ``now`` so that ``--at`` and tests can move ti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Literal
 
+import httpx
 from sqlalchemy import Engine
 
 from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport, evaluate, evaluation_day
 from supportwatch.config import Settings, StaticSource
+from supportwatch.errors import ConfigError, SourceError
+from supportwatch.health import date_conflict_findings, stale_findings
 from supportwatch.migrations import upgrade
-from supportwatch.models import Component, Release
+from supportwatch.models import Component, Finding, Release, SourceState
+from supportwatch.sources import Source, build_sources, check_plausible
+from supportwatch.sources.http import Fetcher, SourceGone, make_client
 from supportwatch.sources.static import static_releases
 from supportwatch.store import Store, create_engine_for
+
+
+@dataclass(frozen=True, slots=True)
+class PollOutcome:
+    """What polling one source did: ``fetched`` (parsed and recorded), ``unchanged`` (304),
+    ``failed`` (nothing stored was touched) or ``disabled`` (after a 410, until its url changes)."""
+
+    source: str
+    status: Literal["fetched", "unchanged", "failed", "disabled"]
+    new: int = 0
+    changed: int = 0
+    seen: int = 0
+    skipped: int = 0
+    requests: int = 0
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("failed", "disabled")
 
 
 @dataclass
@@ -27,6 +52,11 @@ class Service:
     settings: Settings
     engine: Engine
     store: Store
+    # sources (issue 3): the one HTTP client is created on the first poll and closed by
+    # close(); tests may set ``fetcher`` (with their own client and sleep) instead
+    fetcher: Fetcher | None = None
+    _client: httpx.Client | None = field(default=None, repr=False)
+    _sources: dict[str, Source] | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool | None = None) -> Service:
@@ -37,7 +67,92 @@ class Service:
         return cls(settings, engine, Store(engine, source_priority=settings.source_priority()))
 
     def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
         self.engine.dispose()
+
+    # --- sources (issue 3) -------------------------------------------------------------
+
+    def sources(self) -> dict[str, Source]:
+        """The polled (non-static, enabled) sources by name, built once."""
+        if self._sources is None:
+            if self.fetcher is None:
+                self._client = make_client(self.settings.http)
+                self.fetcher = Fetcher(self._client, self.settings.http)
+            self._sources = build_sources(self.settings.sources, self.fetcher)
+        return self._sources
+
+    def poll(self, now: datetime, only: str | None = None) -> list[PollOutcome]:
+        """Poll every source (or only the one named), record what is new, and track its health.
+
+        Raises ``ConfigError`` when ``only`` names no polled source.
+        """
+        sources = self.sources()
+        if only is not None and only not in sources:
+            known = ", ".join(sources) or "none"
+            raise ConfigError("--source", f"{only!r} is not a polled source; polled sources: {known}")
+        chosen = [sources[only]] if only is not None else list(sources.values())
+        return [self._poll_one(source, now) for source in chosen]
+
+    def _state_for(self, source: Source) -> SourceState:
+        stored = self.store.source_state(source.name)
+        if stored is None or stored.configured_url != source.url:
+            # a new source, or its url was edited: validators, 301 and 410 no longer apply
+            return SourceState(name=source.name, configured_url=source.url, url=source.url)
+        return stored
+
+    def _poll_one(self, source: Source, now: datetime) -> PollOutcome:
+        state = self._state_for(source)
+        if state.disabled:
+            return PollOutcome(source.name, "disabled", error=state.last_error)
+        attempt = replace(state, last_attempt_at=now)
+        try:
+            result = source.poll(state)
+            if result.releases is None:
+                self.store.save_source_state(_succeeded(attempt, now, url=result.url))
+                return PollOutcome(
+                    source.name, "unchanged", seen=state.release_count, requests=result.requests
+                )
+            check_plausible(source.name, result.url, result, state.release_count)
+            recorded = self.store.record(source.name, result.url, result.releases, seen_at=now)
+        except SourceError as exc:
+            message = str(exc)[:2000]
+            failures = state.consecutive_failures + 1
+            gone = isinstance(exc, SourceGone)
+            self.store.save_source_state(
+                replace(attempt, consecutive_failures=failures, last_error=message, disabled=gone)
+            )
+            return PollOutcome(source.name, "failed", error=message)
+        valid = result.validators
+        self.store.save_source_state(
+            replace(
+                _succeeded(attempt, now, url=result.url),
+                etag=valid.etag,
+                last_modified=valid.last_modified,
+                release_count=len(result.releases),
+            )
+        )
+        return PollOutcome(
+            source.name,
+            "fetched",
+            new=len(recorded.new),
+            changed=len(recorded.changed),
+            seen=len(result.releases),
+            skipped=result.skipped,
+            requests=result.requests,
+        )
+
+    def health_findings(self, now: datetime) -> list[Finding]:
+        """Data health as of ``now``: stale sources, then release dates the sources disagree on."""
+        polled = {item.name for item in self.settings.sources if item.enabled and item.kind != "static"}
+        states = [state for state in self.store.source_states() if state.name in polled]
+        health = self.settings.source_health
+        return stale_findings(states, health, now=now) + date_conflict_findings(
+            self.store.all_observations(),
+            priority=self.settings.source_priority(),
+            max_days=health.date_conflict_days,
+        )
 
     def apply_static(self, now: datetime) -> int:
         """Record every static source's releases; returns how many versions were new."""
@@ -69,3 +184,7 @@ class Service:
             now=now,
             tz=self.settings.tz,
         )
+
+
+def _succeeded(state: SourceState, now: datetime, *, url: str) -> SourceState:
+    return replace(state, url=url, last_success_at=now, consecutive_failures=0, last_error=None)

@@ -8,7 +8,7 @@ stops listing a version leaves its rows in place.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,15 @@ from sqlalchemy import Engine, create_engine, event, tuple_
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
-from supportwatch.models import Component, Observation, ObservationRow, Release, ReleaseRow
+from supportwatch.models import (
+    Component,
+    Observation,
+    ObservationRow,
+    Release,
+    ReleaseRow,
+    SourceState,
+    SourceStateRow,
+)
 
 
 def create_engine_for(url: str) -> Engine:
@@ -180,6 +188,51 @@ class Store:
                 )
                 for row in rows
             ]
+
+    def all_observations(self) -> list[Observation]:
+        """Every source's claim about every version (for the date-conflict check)."""
+        with Session(self.engine) as session:
+            return [_observation_value(row) for row in session.exec(select(ObservationRow))]
+
+    def source_state(self, name: str) -> SourceState | None:
+        """The stored health and validators of one source, if it was ever polled."""
+        with Session(self.engine) as session:
+            row = session.get(SourceStateRow, name)
+            return None if row is None else _state_value(row)
+
+    def source_states(self) -> list[SourceState]:
+        """Every polled source's health, by name."""
+        with Session(self.engine) as session:
+            rows = session.exec(select(SourceStateRow).order_by(col(SourceStateRow.name)))
+            return [_state_value(row) for row in rows]
+
+    def save_source_state(self, state: SourceState) -> None:
+        """Insert or replace one source's state."""
+        with Session(self.engine) as session:
+            row = session.get(SourceStateRow, state.name) or SourceStateRow(name=state.name)
+            for name in _STATE_FIELDS:
+                setattr(row, name, getattr(state, name))
+            session.add(row)
+            session.commit()
+
+
+_STATE_FIELDS = tuple(item.name for item in fields(SourceState) if item.name != "name")
+
+
+def _state_value(row: SourceStateRow) -> SourceState:
+    return SourceState(name=row.name, **{name: getattr(row, name) for name in _STATE_FIELDS})
+
+
+def _observation_value(row: ObservationRow) -> Observation:
+    return Observation(
+        component=row.component,  # type: ignore[arg-type]
+        version=row.version,
+        source=row.source,
+        url=row.url,
+        released_on=row.released_on,
+        first_seen_at=row.first_seen_at,
+        seen_at=row.seen_at,
+    )
 
 
 def vars_of(effective: _Effective) -> dict[str, Any]:

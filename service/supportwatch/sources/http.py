@@ -1,0 +1,337 @@
+"""The one polite fetcher: every release source downloads through ``Fetcher.fetch``.
+
+Politeness and safety, in order of a request's life:
+
+- the address guard resolves each hop's host and refuses loopback, private, link-local,
+  reserved and IPv4-mapped addresses unless ``http.allow_private_networks`` is true;
+  redirects are followed here, hop by hop, so every hop is checked;
+- conditional GET: the caller's ETag / Last-Modified go out as If-None-Match /
+  If-Modified-Since, and a 304 comes back as ``NotModified`` (one request, nothing to parse);
+- connect and read timeouts per request, plus one deadline for the whole fetch (retries and
+  waits included), checked between body chunks so a server dripping bytes is cut off;
+- a byte cap on the decoded body (gzip is accepted, and a gzip bomb hits the cap);
+- 429, 5xx and network errors are retried with exponential backoff and jitter, honouring
+  ``Retry-After``; a 301/308 chain moves the source's stored URL; 410 raises ``SourceGone``.
+
+The client is injected (one owner: the ``Service``); the fetcher never closes it. Error
+messages show URLs without credentials or query strings and never contain a token.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+from pydantic import SecretStr
+
+from supportwatch.config import HttpSettings
+from supportwatch.errors import SourceError
+
+MAX_REDIRECTS = 5
+BACKOFF_BASE_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 30.0
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_PERMANENT = frozenset({301, 308})
+
+Resolver = Callable[[str, int], list[str]]
+
+
+class SourceGone(SourceError):
+    """The source answered 410 Gone: it is disabled until its configured URL changes."""
+
+
+class _Retryable(SourceError):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(slots=True)
+class _Budget:
+    """One fetch's limits and its request count, shared by its attempts and hops."""
+
+    deadline: float
+    cap: int
+    requests: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What a server said to identify its answer, sent back on the next conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A 200 answer. ``url`` is the URL to fetch next time (moved by a permanent redirect)."""
+
+    body: bytes
+    url: str
+    validators: Validators
+    requests: int
+
+
+@dataclass(frozen=True, slots=True)
+class NotModified:
+    """A 304 answer: the stored data is current."""
+
+    url: str
+    requests: int
+
+
+def make_client(settings: HttpSettings) -> httpx.Client:
+    """The process's one HTTP client for sources; redirects are followed by ``Fetcher``."""
+    return httpx.Client(
+        timeout=httpx.Timeout(settings.read_timeout_seconds, connect=settings.connect_timeout_seconds),
+        follow_redirects=False,
+        headers={"User-Agent": settings.user_agent},
+        # proxies from the environment would bypass the address guard
+        trust_env=False,
+    )
+
+
+def display(url: str | httpx.URL) -> str:
+    """``url`` safe for messages: no user info, no query (either may carry a credential)."""
+    try:
+        parsed = httpx.URL(str(url))
+    except httpx.InvalidURL:
+        return "<invalid url>"
+    port = f":{parsed.port}" if parsed.port else ""
+    return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}"
+
+
+def getaddrinfo_resolver(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to (the system resolver)."""
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+
+
+def refused_reason(address: str) -> str | None:
+    """Why ``address`` may not be fetched from (None: a public address)."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        inner = refused_reason(str(ip.ipv4_mapped))
+        return f"IPv4-mapped {inner}" if inner else None
+    for label, flag in (
+        ("loopback", ip.is_loopback),
+        ("link-local", ip.is_link_local),
+        ("private", ip.is_private),
+        ("multicast", ip.is_multicast),
+        ("reserved", ip.is_reserved or ip.is_unspecified),
+    ):
+        if flag:
+            return f"{label} address {ip}"
+    return None if ip.is_global else f"non-public address {ip}"
+
+
+def check_address(url: httpx.URL, *, allow_private: bool, resolve: Resolver) -> None:
+    """Refuse ``url`` unless it is http(s) to public addresses only (or private ones are allowed)."""
+    if url.scheme not in ("http", "https"):
+        raise SourceError(f"{display(url)}: scheme {url.scheme!r} is not allowed; use an http(s) URL")
+    if allow_private:
+        return
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        addresses = resolve(url.host, port)
+    except OSError as exc:
+        raise _Retryable(f"{display(url)}: cannot resolve {url.host!r} ({exc.strerror or exc})") from None
+    for address in addresses:
+        reason = refused_reason(address)
+        if reason is not None:
+            raise SourceError(
+                f"{display(url)}: refused, {url.host!r} resolves to a {reason}; sources must be public "
+                "(set http.allow_private_networks: true only for trusted local servers)"
+            )
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """``Retry-After`` as seconds from ``now``: delta-seconds or an HTTP date; None if absent or bad."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - now).total_seconds())
+
+
+class Fetcher:
+    """Fetches source URLs politely; ``sleep``, ``clock``, ``rng`` and ``resolve`` are injectable."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        settings: HttpSettings,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+        resolve: Resolver = getaddrinfo_resolver,
+    ) -> None:
+        self._client = client
+        self._settings = settings
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
+        self._resolve = resolve
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        validators: Validators = Validators(),
+        max_bytes: int | None = None,
+        token: SecretStr | None = None,
+    ) -> Fetched | NotModified:
+        """GET ``url`` (conditionally, if ``validators`` are given), retrying what may pass.
+
+        Raises ``SourceGone`` on 410 and ``SourceError`` on anything else that failed; the
+        message names the URL (without credentials) and what to do.
+        """
+        budget = _Budget(
+            self._clock() + self._settings.deadline_seconds, max_bytes or self._settings.max_bytes
+        )
+        deadline = budget.deadline
+        attempt = 0
+        while True:
+            try:
+                return self._follow(url, validators, token, budget)
+            except _Retryable as exc:
+                attempt += 1
+                if attempt > self._settings.retries:
+                    raise SourceError(f"{exc} (gave up after {attempt} attempts)") from None
+                delay = exc.retry_after if exc.retry_after is not None else self._backoff(attempt)
+                if self._clock() + delay > deadline:
+                    raise SourceError(
+                        f"{exc}; waiting {delay:.0f}s to retry would pass the "
+                        f"{self._settings.deadline_seconds:.0f}s deadline (http.deadline_seconds)"
+                    ) from None
+                self._sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2.0 ** (attempt - 1))
+        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
+
+    def _follow(
+        self, url: str, validators: Validators, token: SecretStr | None, budget: _Budget
+    ) -> Fetched | NotModified:
+        origin = current = httpx.URL(url)
+        stored, permanent = url, True
+        for _hop in range(MAX_REDIRECTS + 1):
+            check_address(current, allow_private=self._settings.allow_private_networks, resolve=self._resolve)
+            same_origin = (current.scheme, current.host, current.port) == (
+                origin.scheme,
+                origin.host,
+                origin.port,
+            )
+            request = self._client.build_request(
+                "GET",
+                current,
+                headers=_headers(validators, token if same_origin else None),
+                timeout=self._timeout(budget.deadline),
+            )
+            budget.requests += 1
+            response = self._send(request)
+            try:
+                if response.status_code in _REDIRECTS:
+                    target = _location(response, current)
+                    permanent = permanent and response.status_code in _PERMANENT
+                    stored = str(target) if permanent else stored
+                    current = target
+                    continue
+                return self._answer(response, stored, budget)
+            finally:
+                response.close()
+        raise SourceError(f"{display(url)}: more than {MAX_REDIRECTS} redirects; fix the source url")
+
+    def _timeout(self, deadline: float) -> httpx.Timeout:
+        left = max(0.001, deadline - self._clock())
+        return httpx.Timeout(
+            min(self._settings.read_timeout_seconds, left),
+            connect=min(self._settings.connect_timeout_seconds, left),
+        )
+
+    def _send(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return self._client.send(request, stream=True)
+        except httpx.TimeoutException:
+            raise _Retryable(f"{display(request.url)}: timed out") from None
+        except httpx.TransportError as exc:
+            raise _Retryable(f"{display(request.url)}: {type(exc).__name__}") from None
+
+    def _answer(self, response: httpx.Response, stored: str, budget: _Budget) -> Fetched | NotModified:
+        status = response.status_code
+        where = display(response.request.url)
+        if status == 304:
+            return NotModified(stored, budget.requests)
+        if status == 200:
+            body = self._read(response, budget)
+            etag, modified = response.headers.get("etag"), response.headers.get("last-modified")
+            return Fetched(body, stored, Validators(etag, modified), budget.requests)
+        if status == 410:
+            raise SourceGone(f"{where}: HTTP 410 Gone; the source is disabled until its url is changed")
+        if status == 429 or status >= 500:
+            wait = retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC))
+            raise _Retryable(f"{where}: HTTP {status}", wait)
+        raise SourceError(f"{where}: HTTP {status}; check the source's url (and token, if it needs one)")
+
+    def _read(self, response: httpx.Response, budget: _Budget) -> bytes:
+        where, cap = display(response.request.url), budget.cap
+        declared = response.headers.get("content-length", "")
+        too_big = f"{where}: the answer is larger than {cap} bytes; raise the source's max_bytes if expected"
+        if declared.isdigit() and int(declared) > cap:
+            raise SourceError(too_big)
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            for chunk in response.iter_bytes():
+                total += len(chunk)
+                if total > cap:
+                    raise SourceError(too_big)
+                if self._clock() > budget.deadline:
+                    raise SourceError(
+                        f"{where}: the answer did not arrive within the "
+                        f"{self._settings.deadline_seconds:.0f}s deadline (http.deadline_seconds)"
+                    )
+                chunks.append(chunk)
+        except httpx.DecodingError:
+            raise SourceError(f"{where}: the answer's content encoding is corrupt") from None
+        except httpx.TimeoutException:
+            raise _Retryable(f"{where}: timed out while reading the answer") from None
+        except httpx.TransportError as exc:
+            raise _Retryable(f"{where}: {type(exc).__name__} while reading the answer") from None
+        return b"".join(chunks)
+
+
+def _headers(validators: Validators, token: SecretStr | None) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if validators.etag:
+        headers["If-None-Match"] = validators.etag
+    if validators.last_modified:
+        headers["If-Modified-Since"] = validators.last_modified
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token.get_secret_value()}"
+    return headers
+
+
+def _location(response: httpx.Response, current: httpx.URL) -> httpx.URL:
+    location = response.headers.get("location")
+    if not location:
+        raise SourceError(f"{display(current)}: HTTP {response.status_code} without a Location header")
+    try:
+        return current.join(location)
+    except httpx.InvalidURL:
+        raise SourceError(f"{display(current)}: redirect to an invalid URL") from None
