@@ -40,7 +40,9 @@ def releases(count: int) -> list[dict[str, object]]:
                 "component": "agent",
                 "version": f"{major}.{minor}.{patch}",
                 "released_on": start + timedelta(days=index * 2),
-                "image_tags": [f"{runtime}-python-{py}-astro-agent-{major}.{minor}.{patch}" for py in PYTHONS],
+                "image_tags": [
+                    f"{runtime}-python-{py}-astro-agent-{major}.{minor}.{patch}" for py in PYTHONS
+                ],
             }
         )
     charts = (count - agents) // 2
@@ -54,7 +56,11 @@ def releases(count: int) -> list[dict[str, object]]:
         for index in range(charts)
     ]
     items += [
-        {"component": "runtime", "version": f"3.{index // 40}-{index % 40 + 1}", "released_on": start + timedelta(days=index * 3)}
+        {
+            "component": "runtime",
+            "version": f"3.{index // 40}-{index % 40 + 1}",
+            "released_on": start + timedelta(days=index * 3),
+        }
         for index in range(count - agents - charts)
     ]
     return items
@@ -85,7 +91,10 @@ def write_config(folder: Path, n_deployments: int, n_releases: int, fleet_format
     catalog = releases(n_releases)
     config = {
         "database_url": f"sqlite:///{folder / 'bench.db'}",
-        "compatibility": [{"chart": "<2.0.0", "agent": ["<1.40.0"]}, {"chart": ">=2.0.0", "agent": [">=1.20.0"]}],
+        "compatibility": [
+            {"chart": "<2.0.0", "agent": ["<1.40.0"]},
+            {"chart": ">=2.0.0", "agent": [">=1.20.0"]},
+        ],
         "sources": [{"name": "bench", "kind": "static", "releases": catalog}],
         "deployments_file": f"deployments.{fleet_format}",
     }
@@ -123,7 +132,8 @@ def main() -> None:
     parser.add_argument("--fleet-format", choices=["yaml", "json", "both"], default="both")
     args = parser.parse_args()
     formats = ["yaml", "json"] if args.fleet_format == "both" else [args.fleet_format]
-    print(f"deployments={args.deployments} releases={args.releases} runs={args.runs} (python {sys.version.split()[0]})")
+    version = sys.version.split()[0]
+    print(f"deployments={args.deployments} releases={args.releases} runs={args.runs} (python {version})")
     for fleet_format in formats:
         with tempfile.TemporaryDirectory(prefix="supportwatch-bench-") as tmp:
             config = write_config(Path(tmp), args.deployments, args.releases, fleet_format)
@@ -135,9 +145,9 @@ def main() -> None:
                 walls.append(wall)
                 peaks.append(peak)
         print(
-            f"fleet as {fleet_format}: first run (migrate + record) {first_wall:.2f} s; "
-            f"steady wall median {statistics.median(walls):.2f} s (min {min(walls):.2f}, max {max(walls):.2f}); "
-            f"peak RSS {max(peaks):.0f} MiB"
+            f"fleet as {fleet_format}: first run (migrate + record) {first_wall:.2f} s, {first_peak:.0f} MiB; "
+            f"steady wall median {statistics.median(walls):.2f} s "
+            f"(min {min(walls):.2f}, max {max(walls):.2f}); peak RSS {max(peaks):.0f} MiB"
         )
 
 

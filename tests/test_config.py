@@ -189,12 +189,16 @@ def test_static_release_errors_point_at_the_field(tmp_path: Path) -> None:
     err = error_of(tmp_path, head + "      - {component: runtime, version: '3.1.9'}\n")
     assert err.path == "sources[0].releases[0].version"
     assert "3.1-9" in str(err)
-    err = error_of(tmp_path, head + "      - {component: agent, version: 1.2.3, image_tags: ['3.1-9', latest]}\n")
+    err = error_of(
+        tmp_path, head + "      - {component: agent, version: 1.2.3, image_tags: ['3.1-9', latest]}\n"
+    )
     assert err.path == "sources[0].releases[0].image_tags[1]"
 
 
 def test_unquoted_number_gets_a_quoting_hint(tmp_path: Path) -> None:
-    err = error_of(tmp_path, "known_incompatibilities:\n  - {execution_runtime: 3.0, orchestration_runtime: '3.0-2'}\n")
+    err = error_of(
+        tmp_path, "known_incompatibilities:\n  - {execution_runtime: 3.0, orchestration_runtime: '3.0-2'}\n"
+    )
     assert err.path == "known_incompatibilities[0].execution_runtime"
     assert "quote it" in str(err)
 

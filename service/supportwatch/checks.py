@@ -346,7 +346,9 @@ def _pinned_equivalent(s: Subject) -> ImageTag | None:
                 tag
                 for target in _agents_to_try(s)
                 for tag in sorted(s.catalog.tags_of(target), key=_python_of, reverse=True)
-                if tag.runtime == s.tag.runtime and tag.base == s.tag.base and s.tag.python in (None, tag.python)
+                if tag.runtime == s.tag.runtime
+                and tag.base == s.tag.base
+                and s.tag.python in (None, tag.python)
             ),
             None,
         )

@@ -69,7 +69,9 @@ def chart_admits(rules: Rules, chart: AgentVersion, agent: AgentVersion) -> bool
     if rows is None:
         chart_v = pep440(chart)
         rows = rules._rows[chart] = tuple(
-            index for index, rule in enumerate(rules.compatibility) if rule.chart.contains(chart_v, prereleases=True)
+            index
+            for index, rule in enumerate(rules.compatibility)
+            if rule.chart.contains(chart_v, prereleases=True)
         )
     if not rows:
         return None
