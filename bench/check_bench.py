@@ -145,7 +145,7 @@ def main() -> None:
                 walls.append(wall)
                 peaks.append(peak)
         print(
-            f"fleet as {fleet_format}: first run (migrate + record) {first_wall:.2f} s, {first_peak:.0f} MiB; "
+            f"fleet as {fleet_format}: first run (migrate, record) {first_wall:.2f} s {first_peak:.0f} MiB; "
             f"steady wall median {statistics.median(walls):.2f} s "
             f"(min {min(walls):.2f}, max {max(walls):.2f}); peak RSS {max(peaks):.0f} MiB"
         )
