@@ -71,7 +71,10 @@ class Severity(StrEnum):
     @property
     def rank(self) -> int:
         """Higher is worse: critical 3, warning 2, info 1."""
-        return {"critical": 3, "warning": 2, "info": 1}[self.value]
+        return _RANK[self.value]
+
+
+_RANK = {"critical": 3, "warning": 2, "info": 1}
 
 
 class FindingKind(StrEnum):
@@ -219,3 +222,122 @@ class SourceStateRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=2000)
     disabled: bool = False
     release_count: int = 0
+
+
+# --- notifications (issue 4) ------------------------------------------------------------
+
+
+class DeliveryRow(SQLModel, table=True):
+    """The delivery log: one row per (target, key); the unique key makes a double send impossible.
+
+    ``target`` is ``receiver/integration`` (``data-platform/slack``); ``key`` is a finding's
+    dedup key (``:repeat-N`` for critical re-sends), ``resolved:<dedup_key>`` or
+    ``digest:<ISO week>``. ``state`` is claimed, sent, retry or dead; ``payload`` holds what to
+    send, so a retry or a resumed claim re-sends exactly the original message.
+    """
+
+    __tablename__ = "delivery"
+    __table_args__ = (UniqueConstraint("target", "key", name="uq_delivery_target_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    target: str = Field(max_length=160)
+    key: str = Field(max_length=512)
+    state: str = Field(max_length=16, index=True)
+    attempts: int = 0
+    created_at: datetime = Field(sa_column=utc_column())
+    next_attempt_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    lease_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_error: str | None = Field(default=None, max_length=2000)
+    summary: str = Field(default="", max_length=512)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class AckRow(SQLModel, table=True):
+    """An acknowledged finding: silenced until ``until`` (or forever if None) or until its key changes."""
+
+    __tablename__ = "ack"
+    __table_args__ = (UniqueConstraint("dedup_key", name="uq_ack_dedup_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str = Field(max_length=512)
+    until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    created_at: datetime = Field(sa_column=utc_column())
+    note: str = Field(default="", max_length=512)
+
+
+class FindingStateRow(SQLModel, table=True):
+    """Every finding seen by a notify or digest run: open (resolved_at None) or resolved.
+
+    ``superseded`` marks a finding replaced by another of the same family on the same
+    deployment (rung 30 -> rung 14): it ended, but nothing was fixed, so no "resolved" goes out.
+    """
+
+    __tablename__ = "finding_state"
+    __table_args__ = (UniqueConstraint("dedup_key", name="uq_finding_state_dedup_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str = Field(max_length=512)
+    kind: str = Field(max_length=32)
+    severity: str = Field(max_length=16)
+    deployment: str = Field(max_length=128, index=True)
+    team: str = Field(max_length=128)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    first_seen_at: datetime = Field(sa_column=utc_column())
+    last_seen_at: datetime = Field(sa_column=utc_column())
+    resolved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    superseded: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A delivery-log row this process holds (state ``claimed``) and must send, then record."""
+
+    target: str
+    key: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """One delivery-log row as read back (health, dead letters, the last digest)."""
+
+    target: str
+    key: str
+    state: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    last_error: str | None
+    summary: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """A silenced finding: until ``until`` (None: until its facts, hence its key, change)."""
+
+    dedup_key: str
+    until: datetime | None
+    created_at: datetime
+    note: str = ""
+
+    def active(self, now: datetime) -> bool:
+        return self.until is None or now < self.until
+
+
+@dataclass(frozen=True, slots=True)
+class FindingState:
+    """What the store knows about one finding across runs."""
+
+    dedup_key: str
+    kind: str
+    deployment: str
+    team: str
+    payload: dict[str, Any]
+    first_seen_at: datetime
+    resolved_at: datetime | None
+    superseded: bool

@@ -19,11 +19,14 @@ from supportwatch.config import Settings, StaticSource
 from supportwatch.errors import ConfigError, SourceError
 from supportwatch.health import date_conflict_findings, stale_findings
 from supportwatch.migrations import upgrade
-from supportwatch.models import Component, Finding, Release, SourceState
+from supportwatch.models import Ack, Component, DeliveryRecord, Finding, Release, SourceState
+from supportwatch.notify.delivery import DeliveryReport
+from supportwatch.notify.jobs import Notifications
+from supportwatch.notify.wiring import NotifyRuntime
 from supportwatch.sources import Source, build_sources, check_plausible
 from supportwatch.sources.http import Fetcher, SourceGone, make_client
 from supportwatch.sources.static import static_releases
-from supportwatch.store import Store, create_engine_for
+from supportwatch.store import NotifyStore, Store, create_engine_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,7 @@ class Service:
     settings: Settings
     engine: Engine
     store: Store
+    notify_runtime: NotifyRuntime = field(default_factory=NotifyRuntime)
     # sources (issue 3): the one HTTP client is created on the first poll and closed by
     # close(); tests may set ``fetcher`` (with their own client and sleep) instead
     fetcher: Fetcher | None = None
@@ -184,6 +188,67 @@ class Service:
             now=now,
             tz=self.settings.tz,
         )
+
+    # --- notifications (issue 4) -------------------------------------------------------
+
+    def notifications(self) -> Notifications:
+        return Notifications(self.settings, NotifyStore(self.engine), self.notify_runtime)
+
+    def notify(self, now: datetime, dry_run: bool = False) -> DeliveryReport:
+        """Evaluate and deliver what is due, once (DESIGN §3 step 3); ``dry_run`` only previews."""
+        return self.notifications().notify(self.evaluate(now), now=now, dry_run=dry_run)
+
+    def digest(
+        self,
+        now: datetime,
+        receiver: str | None = None,
+        dry_run: bool = False,
+        *,
+        scheduled: bool = False,
+        health: list[Finding] | None = None,
+    ) -> DeliveryReport:
+        """The weekly digest per receiver, once per ISO week (DESIGN §3 step 4).
+
+        ``scheduled=True`` (the scheduler, also at start-up) sends the latest week whose
+        digest moment has passed, so a week missed while down goes out late. ``health``
+        (data-health findings) defaults to ``health_findings(now)``.
+        """
+        if health is None:
+            health = self.health_findings(now)
+        reports = self.evaluate(now)
+        return self.notifications().digest(
+            reports,
+            releases=self.store.releases(),
+            health=health,
+            open_ended=self._open_ended(reports, now),
+            now=now,
+            receiver=receiver,
+            dry_run=dry_run,
+            scheduled=scheduled,
+        )
+
+    def _open_ended(self, reports: list[DeploymentReport], now: datetime) -> set[str]:
+        """Deployments on the newest minor of their major while the policy keeps that one maintained."""
+        if not self.settings.policy.latest_minor_supported:
+            return set()
+        catalog = self.catalog(now)
+        return {
+            r.deployment.name
+            for r in reports
+            if r.agent_version is not None
+            and catalog.newest_minor(r.agent_version.major) == r.agent_version.minor_key
+        }
+
+    def ack(self, dedup_key: str, *, until: datetime | None, now: datetime, note: str = "") -> Ack:
+        """Silence a finding until ``until``, or (None) until its facts change."""
+        return NotifyStore(self.engine).ack(dedup_key, until=until, now=now, note=note)
+
+    def acks(self) -> list[Ack]:
+        return NotifyStore(self.engine).acks()
+
+    def dead_letters(self) -> list[DeliveryRecord]:
+        """Deliveries that failed for good, for health and operators."""
+        return NotifyStore(self.engine).records(state="dead")
 
 
 def _succeeded(state: SourceState, now: datetime, *, url: str) -> SourceState:

@@ -7,18 +7,27 @@ stops listing a version leaves its rows in place.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, tuple_
+from sqlalchemy import Engine, Table, and_, create_engine, event, false, or_, true, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, col, select
 
 from supportwatch.models import (
+    Ack,
+    AckRow,
+    Claim,
     Component,
+    DeliveryRecord,
+    DeliveryRow,
+    FindingState,
+    FindingStateRow,
     Observation,
     ObservationRow,
     Release,
@@ -308,3 +317,301 @@ def _release_value(row: ReleaseRow, sources: tuple[str, ...]) -> Release:
 def _chunks(items: list[tuple[Component, str]], size: int) -> Iterable[list[tuple[Component, str]]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+# --- notifications (issue 4) ------------------------------------------------------------
+
+
+class NotifyStore:
+    """The delivery log, acks and finding state; every method is its own transaction.
+
+    ``claim`` is insert-or-nothing on the unique (target, key): of any number of processes,
+    exactly one gets the row. ``take_due`` re-claims rows whose retry time has come or whose
+    claimer died (lease expired) with a conditional UPDATE, atomic on SQLite and PostgreSQL.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def _insert(self, table: Any) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            return pg_insert(table)
+        return sqlite_insert(table)
+
+    def claim(
+        self,
+        target: str,
+        key: str,
+        *,
+        now: datetime,
+        lease_seconds: int,
+        summary: str,
+        payload: dict[str, Any],
+    ) -> bool:
+        """Insert a ``claimed`` row for (target, key); False if any row for it exists already."""
+        statement = (
+            self._insert(_delivery_table())
+            .values(
+                target=target,
+                key=key,
+                state="claimed",
+                attempts=0,
+                created_at=now,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                summary=summary[:512],
+                payload=payload,
+            )
+            .on_conflict_do_nothing(index_elements=["target", "key"])
+            .returning(_delivery_table().c.id)
+        )
+        with Session(self.engine) as session:
+            inserted = session.exec(statement).first()
+            session.commit()
+            return inserted is not None
+
+    def take_due(self, *, now: datetime, lease_seconds: int) -> list[Claim]:
+        """Claim every row due for a retry, or claimed by a process whose lease has expired."""
+        due = or_(
+            and_(col(DeliveryRow.state) == "retry", col(DeliveryRow.next_attempt_at) <= now),
+            and_(col(DeliveryRow.state) == "claimed", col(DeliveryRow.lease_until) < now),
+        )
+        taken: list[Claim] = []
+        with Session(self.engine) as session:
+            for row in session.exec(select(DeliveryRow).where(due)).all():
+                statement = (
+                    update(DeliveryRow)
+                    .where(col(DeliveryRow.id) == row.id, due)
+                    .values(state="claimed", lease_until=now + timedelta(seconds=lease_seconds))
+                )
+                if session.exec(statement).rowcount == 1:
+                    taken.append(Claim(row.target, row.key, dict(row.payload), row.attempts, row.created_at))
+            session.commit()
+        return taken
+
+    def pending(self, *, now: datetime) -> list[DeliveryRecord]:
+        """Rows ``take_due`` would claim now (for dry runs), read-only."""
+        due = or_(
+            and_(col(DeliveryRow.state) == "retry", col(DeliveryRow.next_attempt_at) <= now),
+            and_(col(DeliveryRow.state) == "claimed", col(DeliveryRow.lease_until) < now),
+        )
+        return self._records(due)
+
+    def logged(self, target: str, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` have a row for ``target``, in any state."""
+        return self._keys(target, keys, None)
+
+    def sent_keys(self, target: str, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` were delivered to ``target``."""
+        return self._keys(target, keys, "sent")
+
+    def _keys(self, target: str, keys: Sequence[str], state: str | None) -> set[str]:
+        found: set[str] = set()
+        with Session(self.engine) as session:
+            for chunk in _slices(list(keys), 400):
+                query = select(col(DeliveryRow.key)).where(
+                    col(DeliveryRow.target) == target, col(DeliveryRow.key).in_(chunk)
+                )
+                if state is not None:
+                    query = query.where(col(DeliveryRow.state) == state)
+                found.update(session.exec(query))
+        return found
+
+    def mark_sent(self, target: str, keys: Sequence[str], *, now: datetime, attempts: int = 1) -> None:
+        self._finish(target, keys, attempts, state="sent", sent_at=now, next_attempt_at=None, last_error=None)
+
+    def mark_failed(
+        self,
+        target: str,
+        keys: Sequence[str],
+        *,
+        error: str,
+        next_attempt_at: datetime | None,
+        attempts: int = 1,
+    ) -> None:
+        """Record a failure: ``retry`` at ``next_attempt_at``, or ``dead`` when it is None."""
+        state = "dead" if next_attempt_at is None else "retry"
+        self._finish(
+            target,
+            keys,
+            attempts,
+            state=state,
+            sent_at=None,
+            next_attempt_at=next_attempt_at,
+            last_error=error,
+        )
+
+    def _finish(self, target: str, keys: Sequence[str], attempts: int, **values: Any) -> None:
+        with Session(self.engine) as session:
+            for chunk in _slices(list(keys), 400):
+                session.exec(
+                    update(DeliveryRow)
+                    .where(col(DeliveryRow.target) == target, col(DeliveryRow.key).in_(chunk))
+                    .values(
+                        attempts=col(DeliveryRow.attempts) + attempts,
+                        lease_until=None,
+                        **{**values, "last_error": (values["last_error"] or "")[:2000] or None},
+                    )
+                )
+            session.commit()
+
+    def records(self, *, state: str | None = None, target: str | None = None) -> list[DeliveryRecord]:
+        """Delivery-log rows, optionally one state (``dead`` for the dead letters) or target."""
+        conditions = []
+        if state is not None:
+            conditions.append(col(DeliveryRow.state) == state)
+        if target is not None:
+            conditions.append(col(DeliveryRow.target) == target)
+        return self._records(and_(true(), *conditions))
+
+    def _records(self, condition: Any) -> list[DeliveryRecord]:
+        with Session(self.engine) as session:
+            rows = session.exec(select(DeliveryRow).where(condition).order_by(col(DeliveryRow.id)))
+            return [
+                DeliveryRecord(
+                    target=row.target,
+                    key=row.key,
+                    state=row.state,
+                    attempts=row.attempts,
+                    created_at=row.created_at,
+                    next_attempt_at=row.next_attempt_at,
+                    sent_at=row.sent_at,
+                    last_error=row.last_error,
+                    summary=row.summary,
+                    payload=dict(row.payload),
+                )
+                for row in rows
+            ]
+
+    def last_sent_digest(self, target: str) -> DeliveryRecord | None:
+        """The newest delivered digest for ``target``."""
+        with Session(self.engine) as session:
+            row = session.exec(
+                select(DeliveryRow)
+                .where(
+                    col(DeliveryRow.target) == target,
+                    col(DeliveryRow.key).startswith("digest:"),
+                    col(DeliveryRow.state) == "sent",
+                )
+                .order_by(col(DeliveryRow.sent_at).desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        return self._records(col(DeliveryRow.id) == row.id)[0]
+
+    # --- acks ---------------------------------------------------------------------------
+
+    def ack(self, dedup_key: str, *, until: datetime | None, now: datetime, note: str = "") -> Ack:
+        """Silence ``dedup_key`` until ``until`` (None: until its facts change); replaces an older ack."""
+        with Session(self.engine) as session:
+            row = session.exec(select(AckRow).where(col(AckRow.dedup_key) == dedup_key)).first()
+            if row is None:
+                row = AckRow(dedup_key=dedup_key, until=until, created_at=now, note=note)
+            else:
+                row.until, row.created_at, row.note = until, now, note
+            session.add(row)
+            session.commit()
+            return Ack(row.dedup_key, row.until, row.created_at, row.note)
+
+    def acks(self) -> list[Ack]:
+        with Session(self.engine) as session:
+            rows = session.exec(select(AckRow).order_by(col(AckRow.created_at)))
+            return [Ack(row.dedup_key, row.until, row.created_at, row.note) for row in rows]
+
+    # --- finding state ------------------------------------------------------------------
+
+    def sync_findings(
+        self,
+        current: Sequence[tuple[str, str, str, str, str, dict[str, Any]]],
+        *,
+        now: datetime,
+        superseded: Callable[[FindingState], bool],
+        commit: bool = True,
+    ) -> dict[str, FindingState]:
+        """Record the findings of this run; findings no longer reported get ``resolved_at``.
+
+        ``current`` holds (dedup_key, kind, severity, deployment, team, payload). ``superseded``
+        decides, for each newly ended finding, whether something replaced it (no "resolved"
+        message then). Returns the state of every current finding by key. With
+        ``commit=False`` (dry runs) nothing is written.
+        """
+        keys = {item[0] for item in current}
+        with Session(self.engine) as session:
+            rows = {
+                row.dedup_key: row
+                for row in session.exec(
+                    select(FindingStateRow).where(
+                        or_(
+                            col(FindingStateRow.resolved_at).is_(None),
+                            col(FindingStateRow.dedup_key).in_(keys),
+                        )
+                    )
+                )
+            }
+            for key, kind, severity, deployment, team, payload in current:
+                row = rows.get(key)
+                if row is None:
+                    row = FindingStateRow(
+                        dedup_key=key, kind=kind, severity=severity, deployment=deployment, team=team,
+                        payload=payload, first_seen_at=now, last_seen_at=now,
+                    )  # fmt: skip
+                    rows[key] = row
+                elif row.resolved_at is not None:
+                    row.first_seen_at, row.resolved_at, row.superseded = now, None, False
+                row.last_seen_at, row.payload, row.severity = now, payload, severity
+                session.add(row)
+            for key, row in rows.items():
+                if key not in keys and row.resolved_at is None:
+                    row.resolved_at = now
+                    row.superseded = superseded(_state(row))
+                    session.add(row)
+            session.flush()
+            result = {key: _state(rows[key]) for key in keys}
+            if commit:
+                session.commit()
+            else:
+                session.rollback()
+        return result
+
+    def finding_states(
+        self, *, opened_since: datetime | None = None, resolved_since: datetime | None = None
+    ) -> list[FindingState]:
+        """Findings first seen at or after ``opened_since`` and/or resolved (not superseded) since."""
+        conditions = []
+        if opened_since is not None:
+            conditions.append(col(FindingStateRow.first_seen_at) >= opened_since)
+        if resolved_since is not None:
+            conditions.append(
+                and_(
+                    col(FindingStateRow.resolved_at) >= resolved_since,
+                    col(FindingStateRow.superseded).is_(False),
+                )
+            )
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(FindingStateRow).where(or_(false(), *conditions)).order_by(col(FindingStateRow.id))
+            )
+            return [_state(row) for row in rows]
+
+
+def _state(row: FindingStateRow) -> FindingState:
+    return FindingState(
+        dedup_key=row.dedup_key,
+        kind=row.kind,
+        deployment=row.deployment,
+        team=row.team,
+        payload=dict(row.payload),
+        first_seen_at=row.first_seen_at,
+        resolved_at=row.resolved_at,
+        superseded=row.superseded,
+    )
+
+
+def _slices(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _delivery_table() -> Table:
+    # the Core table: an ORM-entity INSERT reports no reliable rowcount or RETURNING row
+    return DeliveryRow.metadata.tables["delivery"]

@@ -1,0 +1,28 @@
+"""The built-in ``console`` receiver: every message goes to the log, so a bare install works."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from supportwatch.notify.base import Outcome
+from supportwatch.notify.message import Message, plain_text
+
+logger = logging.getLogger("supportwatch.notify.console")
+
+
+class ConsoleNotifier:
+    """Logs each message at WARNING (shown even without logging configured), or hands it to ``write``."""
+
+    channel = "console"
+
+    def __init__(self, write: Callable[[str], None] | None = None) -> None:
+        self._write = write
+
+    def send(self, message: Message) -> Outcome:
+        text = f"{message.subject}\n{plain_text(message)}"
+        if self._write is not None:
+            self._write(text)
+        else:
+            logger.warning("%s", text)
+        return Outcome.sent()

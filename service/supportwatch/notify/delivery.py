@@ -1,0 +1,191 @@
+"""The fixed delivery sequence: claim (insert-or-nothing) -> send with retry -> record.
+
+Routing and muting happen before (``plan.py``); this module only sees (target, key) pairs.
+A claimed row is sent, then marked ``sent``, ``retry`` (with its next attempt time) or
+``dead`` (a permanent failure, or still failing after ``give_up_hours``). Rows due for a retry
+and rows whose claimer died (lease expired) are taken over and sent from their stored payload,
+so a message is never lost and never sent twice for one (target, key).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from itertools import zip_longest
+
+from supportwatch.config import NotifySettings
+from supportwatch.models import Claim
+from supportwatch.notify.base import Outcome, redact
+from supportwatch.notify.classify import backoff
+from supportwatch.notify.digest import Digest
+from supportwatch.notify.message import Message, Notice, plain_text
+from supportwatch.notify.plan import Outgoing
+from supportwatch.notify.wiring import Integration
+from supportwatch.store import NotifyStore
+
+logger = logging.getLogger("supportwatch.notify.delivery")
+
+
+@dataclass
+class DeliveryReport:
+    """What one run did: messages and keys delivered, failures (redacted), a dry run's preview."""
+
+    sent_messages: int = 0
+    sent_keys: int = 0
+    failures: list[str] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+    preview: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.dead
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One message for one integration, and the claims it settles."""
+
+    integration: Integration | None
+    target: str
+    message: Message
+    claims: tuple[Claim, ...]
+
+
+class Delivery:
+    """Runs the sequence for a set of outgoing (target, key) pairs against the delivery log."""
+
+    def __init__(
+        self,
+        store: NotifyStore,
+        integrations: Mapping[str, Integration],
+        policy: NotifySettings,
+        *,
+        sleep: Callable[[float], None],
+        secrets: Sequence[str] = (),
+    ) -> None:
+        self.store = store
+        self.integrations = integrations
+        self.policy = policy
+        self.sleep = sleep
+        self.secrets = list(secrets)
+
+    def run(self, outgoing: Sequence[Outgoing], *, now: datetime, dry_run: bool = False) -> DeliveryReport:
+        """Claim what is due, send it (grouped per target, channels interleaved), record each outcome."""
+        if dry_run:
+            return self.preview(outgoing, now=now)
+        lease = self.policy.lease_seconds
+        claims = [
+            Claim(item.target, item.key, item.payload, 0, now)
+            for item in outgoing
+            if self.store.claim(
+                item.target,
+                item.key,
+                now=now,
+                lease_seconds=lease,
+                summary=item.summary,
+                payload=item.payload,
+            )
+        ]
+        claims += self.store.take_due(now=now, lease_seconds=lease)
+        report = DeliveryReport()
+        for batch in _interleaved(self.batches(claims)):
+            self._deliver(batch, now, report)
+        return report
+
+    def preview(self, outgoing: Sequence[Outgoing], *, now: datetime) -> DeliveryReport:
+        """What ``run`` would send now, without claiming or sending anything."""
+        by_target: dict[str, list[Outgoing]] = {}
+        for item in outgoing:
+            by_target.setdefault(item.target, []).append(item)
+        claims: list[Claim] = []
+        for target, items in by_target.items():
+            logged = self.store.logged(target, [item.key for item in items])
+            claims += [Claim(target, i.key, i.payload, 0, now) for i in items if i.key not in logged]
+        claims += [
+            Claim(r.target, r.key, r.payload, r.attempts, r.created_at) for r in self.store.pending(now=now)
+        ]
+        report = DeliveryReport()
+        for batch in self.batches(claims):
+            text = redact(f"{batch.message.subject}\n{plain_text(batch.message)}", self.secrets)
+            report.preview.append((batch.target, text))
+        return report
+
+    def batches(self, claims: Iterable[Claim]) -> list[Batch]:
+        """Group claims into messages: a target's notices split as its integration needs; digests alone."""
+        by_target: dict[str, list[Claim]] = {}
+        for claim in claims:
+            by_target.setdefault(claim.target, []).append(claim)
+        batches: list[Batch] = []
+        for target, items in by_target.items():
+            integration = self.integrations.get(target)
+            receiver = target.partition("/")[0]
+            notices = [c for c in items if "notice" in c.payload]
+            for claim in items:
+                if "digest" in claim.payload:
+                    message = Message(receiver, digest=Digest.from_payload(claim.payload["digest"]))
+                    batches.append(Batch(integration, target, message, (claim,)))
+            values = [Notice.from_payload(c.payload["notice"]) for c in notices]
+            chunks = integration.split(values) if integration is not None else [tuple(values)]
+            start = 0
+            for chunk in chunks:
+                group = tuple(notices[start : start + len(chunk)])
+                start += len(chunk)
+                batches.append(Batch(integration, target, Message(receiver, notices=chunk), group))
+        return batches
+
+    def _deliver(self, batch: Batch, now: datetime, report: DeliveryReport) -> None:
+        keys = [claim.key for claim in batch.claims]
+        if batch.integration is None:
+            outcome, attempts = Outcome.permanent(f"target {batch.target!r} is no longer configured"), 0
+        else:
+            outcome, attempts = self._attempt(batch.integration, batch.message)
+        if outcome.ok:
+            self.store.mark_sent(batch.target, keys, now=now, attempts=attempts)
+            report.sent_messages += 1
+            report.sent_keys += len(keys)
+            return
+        error = redact(outcome.error, self.secrets)
+        give_up = timedelta(hours=self.policy.give_up_hours)
+        for claim in batch.claims:
+            next_at = None
+            if outcome.retryable and now < claim.created_at + give_up:
+                delay = backoff(claim.attempts + attempts, self.policy.retry_backoff_seconds, 3600.0)
+                next_at = now + timedelta(seconds=max(delay, outcome.retry_after or 0.0))
+            self.store.mark_failed(
+                batch.target, [claim.key], error=error, next_attempt_at=next_at, attempts=attempts
+            )
+            line = f"{batch.target} {claim.key}: {error}"
+            if next_at is None:
+                report.dead.append(line)
+                logger.error("delivery dead-lettered: %s", line)
+            else:
+                report.failures.append(f"{line} (retry at {next_at.isoformat()})")
+                logger.warning("delivery failed, will retry at %s: %s", next_at.isoformat(), line)
+
+    def _attempt(self, integration: Integration, message: Message) -> tuple[Outcome, int]:
+        """Send with in-run retries for retryable failures; waits longer than the cap defer to a later run."""
+        attempts = 0
+        while True:
+            outcome = integration.notifier.send(message)
+            attempts += 1
+            if outcome.ok or not outcome.retryable or attempts >= self.policy.attempts_per_run:
+                return outcome, attempts
+            wait = max(
+                outcome.retry_after or 0.0,
+                backoff(attempts, self.policy.retry_backoff_seconds, self.policy.retry_backoff_max_seconds),
+            )
+            if wait > self.policy.retry_backoff_max_seconds:
+                return outcome, attempts
+            self.sleep(wait)
+
+
+def _interleaved(batches: Sequence[Batch]) -> Iterator[Batch]:
+    # round-robin over channels: each channel's rate limit then overlaps with the others' sends
+    by_channel: dict[str, list[Batch]] = {}
+    for batch in batches:
+        channel = batch.integration.channel if batch.integration is not None else batch.target
+        by_channel.setdefault(channel, []).append(batch)
+    for layer in zip_longest(*by_channel.values()):
+        yield from (batch for batch in layer if batch is not None)

@@ -1,0 +1,90 @@
+"""Explicit wiring: receiver integration kind -> constructor; no registry magic."""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from supportwatch.config import ReceiverSettings, Settings
+from supportwatch.notify.base import Notifier
+from supportwatch.notify.console import ConsoleNotifier
+from supportwatch.notify.email import EmailNotifier
+from supportwatch.notify.message import Notice, slack_chunks
+from supportwatch.notify.plan import CONSOLE, integration_kinds
+from supportwatch.notify.slack import RateLimiter, SlackNotifier
+
+Splitter = Callable[[Sequence[Notice]], list[tuple[Notice, ...]]]
+
+
+@dataclass
+class NotifyRuntime:
+    """What a run may have injected: the sleep and clock behind retries and rate limits, a TLS
+    context trusting a test CA, a console writer. The defaults are the real ones."""
+
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    ssl_context: ssl.SSLContext | None = None
+    console: Callable[[str], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Integration:
+    """One target (``receiver/kind``): its notifier, how it splits notices, its channel key."""
+
+    target: str
+    notifier: Notifier
+    split: Splitter
+    channel: str
+
+
+def _whole(notices: Sequence[Notice]) -> list[tuple[Notice, ...]]:
+    return [tuple(notices)] if notices else []
+
+
+def _slack(
+    settings: Settings, receiver: ReceiverSettings, runtime: NotifyRuntime, limiter: RateLimiter
+) -> Integration:
+    assert receiver.slack is not None
+    notifier = SlackNotifier(receiver.slack, limiter=limiter, timeout=settings.notify.timeout_seconds)
+    return Integration(f"{receiver.name}/slack", notifier, slack_chunks, notifier.channel)
+
+
+def _email(
+    settings: Settings, receiver: ReceiverSettings, runtime: NotifyRuntime, limiter: RateLimiter
+) -> Integration:
+    assert receiver.email is not None
+    assert settings.smtp is not None
+    notifier = EmailNotifier(settings.smtp, receiver.email.to, ssl_context=runtime.ssl_context)
+    return Integration(f"{receiver.name}/email", notifier, _whole, notifier.channel)
+
+
+def _console(receiver_name: str, runtime: NotifyRuntime) -> Integration:
+    return Integration(f"{receiver_name}/{CONSOLE}", ConsoleNotifier(runtime.console), _whole, CONSOLE)
+
+
+KINDS: dict[str, Callable[[Settings, ReceiverSettings, NotifyRuntime, RateLimiter], Integration]] = {
+    "slack": _slack,
+    "email": _email,
+}
+
+
+def build_integrations(settings: Settings, runtime: NotifyRuntime) -> dict[str, Integration]:
+    """Every target of every configured receiver, plus the built-in console, by target name."""
+    limiter = RateLimiter(settings.notify.slack_rate_per_second, clock=runtime.clock, sleep=runtime.sleep)
+    built = {f"{CONSOLE}/{CONSOLE}": _console(CONSOLE, runtime)}
+    for receiver in settings.receivers:
+        for kind in integration_kinds(receiver):
+            integration = KINDS[kind](settings, receiver, runtime, limiter)
+            built[integration.target] = integration
+    return built
+
+
+def secrets(settings: Settings) -> list[str]:
+    """Every notification secret's value, for redaction."""
+    found = [settings.smtp.password] if settings.smtp is not None and settings.smtp.password else []
+    for receiver in settings.receivers:
+        if receiver.slack is not None:
+            found += [s for s in (receiver.slack.webhook_url, receiver.slack.token) if s is not None]
+    return [secret.get_secret_value() for secret in found]

@@ -1,0 +1,109 @@
+"""The weekly digest: one per receiver per ISO week, sent late rather than skipped, with what changed."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from pathlib import Path
+from typing import Any
+
+from supportwatch.models import Finding, FindingKind, Severity
+from supportwatch.notify.digest import due_week, iso_week
+from supportwatch.notify.wiring import NotifyRuntime
+from supportwatch.service import Service
+from supportwatch.store import NotifyStore
+
+from .loopback import IMAGE, ROUTE, FakeTime, SlackServer, SmtpServer, make_settings, slack_receiver
+
+
+def open_service(
+    tmp_path: Path, slack: SlackServer, smtp: SmtpServer | None, version: str = "1.3.0", **extra: Any
+) -> Service:
+    receiver = slack_receiver(slack)
+    if smtp is not None:
+        receiver["email"] = {"to": ["team@example.com"]}
+        extra["smtp"] = {"host": smtp.host, "port": smtp.port, "security": "none", "sender": "sw@example.com"}
+    deployments = [{"name": "prod-east", "team": "data-platform", "image": IMAGE.format(version)}]
+    settings = make_settings(tmp_path, deployments=deployments, receivers=[receiver], routes=ROUTE, **extra)
+    service = Service.open(settings)
+    fake = FakeTime()
+    service.notify_runtime = NotifyRuntime(sleep=fake.sleep, clock=fake.clock)
+    service.apply_static(datetime(2026, 5, 1, tzinfo=UTC))
+    return service
+
+
+def texts(smtp: SmtpServer) -> list[str]:
+    result = []
+    for envelope in smtp.recorder.envelopes:
+        parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
+        result.append(parsed.get_body(("plain",)).get_content())  # type: ignore[union-attr]
+    return result
+
+
+def test_one_digest_per_week_by_email_even_when_run_three_times(
+    tmp_path: Path, slack_server: SlackServer, smtp_server: SmtpServer
+) -> None:
+    service = open_service(tmp_path, slack_server, smtp_server)
+    moments = [
+        datetime(2026, 6, 29, 9, tzinfo=UTC),
+        datetime(2026, 6, 30, tzinfo=UTC),
+        datetime(2026, 7, 5, tzinfo=UTC),
+    ]
+    reports = [service.digest(moment) for moment in moments]
+    service.close()
+    assert [r.sent_messages for r in reports] == [1, 0, 0]
+    assert len(smtp_server.recorder.envelopes) == 1
+    assert slack_server.requests == []
+    [text] = texts(smtp_server)
+    assert "weekly digest 2026-W27 for data-platform" in text
+    assert "prod-east (data-platform): behind, agent 1.3.0, end of maintenance 2026-07-28" in text
+    assert "prod-east: agent 1.3.0 leaves maintenance on 2026-07-28 (in 29 days)" in text
+
+
+def test_a_week_missed_while_down_is_sent_on_the_next_run(tmp_path: Path, slack_server: SlackServer) -> None:
+    service = open_service(tmp_path, slack_server, None)
+    service.digest(datetime(2026, 6, 29, 10, tzinfo=UTC), scheduled=True)  # Monday after 09:00: W27
+    # down on Monday 2026-07-06 09:00; back on Wednesday
+    service.digest(datetime(2026, 7, 8, 12, tzinfo=UTC), scheduled=True)
+    service.digest(datetime(2026, 7, 8, 13, tzinfo=UTC), scheduled=True)
+    keys = [r.key for r in NotifyStore(service.engine).records(state="sent")]
+    service.close()
+    assert keys == ["digest:2026-W27", "digest:2026-W28"]
+    assert len(slack_server.requests) == 2  # Slack, since the receiver has no email
+    assert "weekly digest 2026-W27" in json.dumps(slack_server.requests[0].body)
+
+
+def test_due_week_before_and_after_the_scheduled_hour() -> None:
+    monday_early = datetime(2026, 7, 6, 8, 59, tzinfo=UTC)
+    monday_late = datetime(2026, 7, 6, 9, 0, tzinfo=UTC)
+    assert due_week(monday_early, weekday="monday", hour=9, tz=UTC) == "2026-W27"
+    assert due_week(monday_late, weekday="monday", hour=9, tz=UTC) == "2026-W28"
+    assert iso_week(monday_late.date()) == "2026-W28"
+
+
+def test_the_digest_says_what_changed_and_data_health(
+    tmp_path: Path, slack_server: SlackServer, smtp_server: SmtpServer
+) -> None:
+    service = open_service(tmp_path, slack_server, smtp_server)
+    service.notify(datetime(2026, 6, 28, 9, tzinfo=UTC))
+    service.digest(datetime(2026, 6, 29, 9, tzinfo=UTC))
+    service.close()
+    upgraded = open_service(tmp_path, slack_server, smtp_server, version="1.6.0")
+    upgraded.notify(datetime(2026, 7, 2, 9, tzinfo=UTC))
+    stale = Finding(
+        kind=FindingKind.SOURCE_STALE,
+        severity=Severity.WARNING,
+        deployment="",
+        team="",
+        subject="source-agent-notes",
+        dedup_key="source_stale:agent-notes",
+        summary="source agent-notes has failed for 3 days",
+        remedy="check its URL",
+    )
+    upgraded.digest(datetime(2026, 7, 6, 9, tzinfo=UTC), health=[stale])
+    upgraded.close()
+    text = texts(smtp_server)[-1]
+    assert "prod-east: behind -> current" in text
+    assert "maintenance_ending on prod-east" in text  # resolved
+    assert "source_stale: source agent-notes has failed for 3 days" in text

@@ -1,0 +1,123 @@
+"""Email against a real SMTP server (aiosmtpd) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from email import message_from_bytes, policy
+from typing import Any
+
+import pytest
+
+from supportwatch.config import SmtpSettings
+from supportwatch.notify.email import EmailNotifier
+from supportwatch.notify.message import Message, Notice
+
+from .loopback import SMTP_PASSWORD, SmtpServer, free_port
+
+
+def smtp(server: SmtpServer | None, **changes: Any) -> SmtpSettings:
+    values: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": server.port if server else free_port(),
+        "security": "none",
+        "username": "supportwatch",
+        "password": SMTP_PASSWORD,
+        "sender": "supportwatch@example.com",
+        "timeout_seconds": 5,
+    }
+    values.update(changes)
+    return SmtpSettings.model_validate(values)
+
+
+def message(deployment: str = "prod-east") -> Message:
+    notice = Notice(
+        status="firing",
+        kind="end_of_maintenance",
+        severity="critical",
+        deployment=deployment,
+        team="data-platform",
+        summary=f"{deployment} runs agent 1.3.0; agent 1.3 left maintenance on 2026-07-28",
+        remedy="Use <b>3.2-2-python-3.12-astro-agent-1.6.0</b>",
+        dedup_key=f"end_of_maintenance:{deployment}:agent-1.3",
+        end_of_maintenance=date(2026, 7, 28),
+        days_left=-2,
+    )
+    return Message("data-platform", notices=(notice,))
+
+
+def test_sends_multipart_text_and_html(smtp_server: SmtpServer) -> None:
+    outcome = EmailNotifier(smtp(smtp_server), ["team@example.com"]).send(message())
+    assert outcome.ok
+    [envelope] = smtp_server.recorder.envelopes
+    assert envelope.rcpt_tos == ["team@example.com"]
+    assert smtp_server.logins == ["supportwatch"]
+    parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
+    assert parsed["Subject"] == "[supportwatch] CRITICAL: End of maintenance on prod-east"
+    text = parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = parsed.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert "2026-07-28 (2 days ago)" in text
+    assert "&lt;b&gt;3.2-2-python-3.12-astro-agent-1.6.0&lt;/b&gt;" in html  # autoescaped
+
+
+def test_header_injection_adds_no_recipient(smtp_server: SmtpServer) -> None:
+    evil = "prod\r\nBcc: evil@example.com\r\nX-Injected: yes"
+    outcome = EmailNotifier(smtp(smtp_server), ["team@example.com"]).send(message(evil))
+    assert outcome.ok
+    [envelope] = smtp_server.recorder.envelopes
+    assert envelope.rcpt_tos == ["team@example.com"]
+    parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
+    assert parsed["Bcc"] is None
+    assert parsed["X-Injected"] is None
+    assert "evil@example.com" in parsed["Subject"]  # folded into the subject text, harmlessly
+
+
+@pytest.mark.parametrize(
+    ("where", "reply", "retryable"),
+    [
+        ("rcpt", "451 4.3.0 try again later", True),
+        ("data", "452 4.3.1 insufficient storage", True),
+        ("rcpt", "550 5.1.1 no such user", False),
+        ("data", "554 5.7.1 rejected", False),
+    ],
+)
+def test_4xx_retries_5xx_is_permanent(
+    smtp_server: SmtpServer, where: str, reply: str, retryable: bool
+) -> None:
+    setattr(smtp_server.recorder, f"{where}_reply", reply)
+    outcome = EmailNotifier(smtp(smtp_server), ["team@example.com"]).send(message())
+    assert not outcome.ok
+    assert outcome.retryable is retryable
+
+
+def test_network_errors_retry(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    outcome = EmailNotifier(smtp(None), ["team@example.com"]).send(message())
+    assert not outcome.ok
+    assert outcome.retryable
+    assert SMTP_PASSWORD not in outcome.error + caplog.text
+
+
+def test_bad_password_is_permanent_and_never_shown(
+    smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    outcome = EmailNotifier(smtp(smtp_server, password="wrong-" + SMTP_PASSWORD), ["t@example.com"]).send(
+        message()
+    )
+    assert not outcome.ok
+    assert not outcome.retryable
+    assert "535" in outcome.error
+    assert SMTP_PASSWORD not in outcome.error + caplog.text
+
+
+def test_starttls_is_required_when_configured(smtp_server: SmtpServer) -> None:
+    # the loopback server offers no STARTTLS: never fall back to plain text
+    outcome = EmailNotifier(smtp(smtp_server, security="starttls"), ["t@example.com"]).send(message())
+    assert not outcome.ok
+    assert not outcome.retryable
+    assert smtp_server.recorder.envelopes == []
+
+
+def test_security_defaults_to_starttls() -> None:
+    assert SmtpSettings(host="smtp.example.com", sender="a@example.com").security == "starttls"
