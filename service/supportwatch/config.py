@@ -197,7 +197,6 @@ class StaticRelease(_Model):
         return value
 
 
-
 class _SourceBase(_Model):
     name: str
     enabled: bool = True
