@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import typer
@@ -24,9 +24,11 @@ from supportwatch.checks import worst
 from supportwatch.config import Settings, load_settings, redact_url
 from supportwatch.errors import ConfigError
 from supportwatch.models import Severity
-from supportwatch.notify.delivery import DeliveryReport
 from supportwatch.report import check_document, check_table, poll_table, releases_document, releases_table
 from supportwatch.service import Service
+
+if TYPE_CHECKING:
+    from supportwatch.notify.delivery import DeliveryReport
 
 DEFAULT_CONFIG = "config/supportwatch.yaml"
 

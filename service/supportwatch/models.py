@@ -181,7 +181,7 @@ class ObservationRow(SQLModel, table=True):
     seen_at: datetime = Field(sa_column=utc_column())
 
 
-# --- release sources (issue 3) ----------------------------------------------------------
+# --- release sources -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +224,7 @@ class SourceStateRow(SQLModel, table=True):
     release_count: int = 0
 
 
-# --- notifications (issue 4) ------------------------------------------------------------
+# --- notifications -------------------------------------------------------------------------
 
 
 class DeliveryRow(SQLModel, table=True):

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import httpx
 from sqlalchemy import Engine
 
 from supportwatch.catalog import Catalog
@@ -20,13 +19,19 @@ from supportwatch.errors import ConfigError, SourceError
 from supportwatch.health import date_conflict_findings, stale_findings
 from supportwatch.migrations import upgrade
 from supportwatch.models import Ack, Component, DeliveryRecord, Finding, Release, SourceState
-from supportwatch.notify.delivery import DeliveryReport
-from supportwatch.notify.jobs import Notifications
-from supportwatch.notify.wiring import NotifyRuntime
-from supportwatch.sources import Source, build_sources, check_plausible
-from supportwatch.sources.http import Fetcher, SourceGone, make_client
 from supportwatch.sources.static import static_releases
 from supportwatch.store import NotifyStore, Store, create_engine_for
+
+# The HTTP client, the source parsers and the notifiers are imported where they are used:
+# `check` is a CI gate run on every pipeline, and it needs none of them.
+if TYPE_CHECKING:
+    import httpx
+
+    from supportwatch.notify.delivery import DeliveryReport
+    from supportwatch.notify.jobs import Notifications
+    from supportwatch.notify.wiring import NotifyRuntime
+    from supportwatch.sources.base import Source
+    from supportwatch.sources.http import Fetcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +60,9 @@ class Service:
     settings: Settings
     engine: Engine
     store: Store
-    notify_runtime: NotifyRuntime = field(default_factory=NotifyRuntime)
-    # sources (issue 3): the one HTTP client is created on the first poll and closed by
+    # the notifiers' clock, sleep and TLS context; tests inject fakes, None builds the real one
+    notify_runtime: NotifyRuntime | None = None
+    # the one HTTP client is created on the first poll and closed by
     # close(); tests may set ``fetcher`` (with their own client and sleep) instead
     fetcher: Fetcher | None = None
     _client: httpx.Client | None = field(default=None, repr=False)
@@ -76,10 +82,13 @@ class Service:
             self._client = None
         self.engine.dispose()
 
-    # --- sources (issue 3) -------------------------------------------------------------
+    # --- sources ------------------------------------------------------------------------
 
     def sources(self) -> dict[str, Source]:
         """The polled (non-static, enabled) sources by name, built once."""
+        from supportwatch.sources.http import Fetcher, make_client  # noqa: PLC0415
+        from supportwatch.sources.wiring import build_sources  # noqa: PLC0415 - see the imports
+
         if self._sources is None:
             if self.fetcher is None:
                 self._client = make_client(self.settings.http)
@@ -107,6 +116,9 @@ class Service:
         return stored
 
     def _poll_one(self, source: Source, now: datetime) -> PollOutcome:
+        from supportwatch.sources.base import check_plausible  # noqa: PLC0415 - see the imports
+        from supportwatch.sources.http import SourceGone  # noqa: PLC0415
+
         state = self._state_for(source)
         if state.disabled:
             return PollOutcome(source.name, "disabled", error=state.last_error)
@@ -189,9 +201,14 @@ class Service:
             tz=self.settings.tz,
         )
 
-    # --- notifications (issue 4) -------------------------------------------------------
+    # --- notifications ------------------------------------------------------------------
 
     def notifications(self) -> Notifications:
+        from supportwatch.notify.jobs import Notifications  # noqa: PLC0415 - see the imports
+        from supportwatch.notify.wiring import NotifyRuntime  # noqa: PLC0415
+
+        if self.notify_runtime is None:
+            self.notify_runtime = NotifyRuntime()
         return Notifications(self.settings, NotifyStore(self.engine), self.notify_runtime)
 
     def notify(self, now: datetime, dry_run: bool = False) -> DeliveryReport:

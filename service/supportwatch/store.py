@@ -319,7 +319,7 @@ def _chunks(items: list[tuple[Component, str]], size: int) -> Iterable[list[tupl
         yield items[start : start + size]
 
 
-# --- notifications (issue 4) ------------------------------------------------------------
+# --- notifications -------------------------------------------------------------------------
 
 
 class NotifyStore:

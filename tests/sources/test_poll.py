@@ -20,7 +20,7 @@ from supportwatch.errors import ConfigError
 from supportwatch.migrations import upgrade
 from supportwatch.models import FindingKind
 from supportwatch.service import Service
-from supportwatch.sources import HttpSource, Parsed
+from supportwatch.sources.base import HttpSource, Parsed
 from supportwatch.sources.http import Fetcher
 from supportwatch.store import Store, create_engine_for
 
