@@ -6,13 +6,18 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from supportwatch.checks import evaluate
 from supportwatch.cli import app
+from supportwatch.config import StaticSource, load_settings
+from supportwatch.report import check_document, check_json_chunks
+from supportwatch.sources.static import static_releases
 
 FIXTURE = Path(__file__).parent / "fixtures" / "every-finding.yaml"
 DEPLOYMENT_KINDS = {
@@ -242,3 +247,16 @@ def test_config_from_environment_variable(tmp_path: Path, sqlite_url: str) -> No
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["deployments"] == []
+
+
+def test_streamed_json_equals_the_document(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SW_TEST_DB", "sqlite://")
+    settings = load_settings(FIXTURE)
+    releases = [r for s in settings.sources if isinstance(s, StaticSource) for r in static_releases(s)]
+    now = datetime(2026, 8, 1, tzinfo=UTC)
+    reports = evaluate(
+        settings.deployment_values(), releases, settings.maintenance_policy(), rules=settings.rules(), now=now
+    )
+    streamed = json.loads("".join(check_json_chunks(reports, now)))
+    assert streamed == check_document(reports, now)
+    assert len(streamed["deployments"]) == 8

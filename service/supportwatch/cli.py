@@ -24,7 +24,14 @@ from supportwatch.checks import worst
 from supportwatch.config import Settings, load_settings, redact_url
 from supportwatch.errors import ConfigError
 from supportwatch.models import Severity
-from supportwatch.report import check_document, check_table, poll_table, releases_document, releases_table
+from supportwatch.report import (
+    check_document,
+    check_json_chunks,
+    check_table,
+    poll_table,
+    releases_document,
+    releases_table,
+)
 from supportwatch.service import Service
 
 if TYPE_CHECKING:
@@ -153,8 +160,11 @@ def check(
     with _service(settings) as service:
         reports = service.evaluate(now)
         health = service.health_findings(now)
-    if output is OutputFormat.JSON:
+    if output is OutputFormat.JSON and sys.stdout.isatty():
         _print_json(check_document(reports, now, health))
+    elif output is OutputFormat.JSON:
+        sys.stdout.writelines(check_json_chunks(reports, now, health))
+        sys.stdout.write("\n")
     else:
         typer.echo(check_table(reports, health))
     found = max(

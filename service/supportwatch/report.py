@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -25,27 +26,42 @@ def check_document(
     """The ``check --format json`` object; ``data_health`` lists source findings (not per deployment)."""
     return {
         "evaluated_at": evaluated_at.isoformat(),
-        "deployments": [
-            {
-                "name": report.deployment.name,
-                "team": report.deployment.team,
-                "state": report.state.value,
-                "agent_version": str(report.agent_version) if report.agent_version else None,
-                "end_of_maintenance": _day(report.end_of_maintenance),
-                "findings": [
-                    {
-                        "kind": finding.kind.value,
-                        "severity": finding.severity.value,
-                        "dedup_key": finding.dedup_key,
-                        "summary": finding.summary,
-                        "remedy": finding.remedy,
-                    }
-                    for finding in report.findings
-                ],
-            }
-            for report in reports
-        ],
+        "deployments": [_deployment_item(report) for report in reports],
         "data_health": [_health_item(finding) for finding in data_health],
+    }
+
+
+def check_json_chunks(
+    reports: Sequence[DeploymentReport], evaluated_at: datetime, data_health: Sequence[Finding] = ()
+) -> Iterator[str]:
+    """``check_document`` as compact JSON text in pieces, one deployment at a time.
+
+    A fleet's document is tens of megabytes; writing it piecewise keeps it out of memory.
+    """
+    yield '{"evaluated_at": ' + json.dumps(evaluated_at.isoformat()) + ', "deployments": ['
+    for index, report in enumerate(reports):
+        yield (", " if index else "") + json.dumps(_deployment_item(report), ensure_ascii=False)
+    health = [_health_item(finding) for finding in data_health]
+    yield '], "data_health": ' + json.dumps(health, ensure_ascii=False) + "}"
+
+
+def _deployment_item(report: DeploymentReport) -> dict[str, Any]:
+    return {
+        "name": report.deployment.name,
+        "team": report.deployment.team,
+        "state": report.state.value,
+        "agent_version": str(report.agent_version) if report.agent_version else None,
+        "end_of_maintenance": _day(report.end_of_maintenance),
+        "findings": [
+            {
+                "kind": finding.kind.value,
+                "severity": finding.severity.value,
+                "dedup_key": finding.dedup_key,
+                "summary": finding.summary,
+                "remedy": finding.remedy,
+            }
+            for finding in report.findings
+        ],
     }
 
 

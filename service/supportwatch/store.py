@@ -95,17 +95,19 @@ class Store:
             return RecordResult()
         with Session(self.engine) as session:
             existing = self._observations_of(session, source)
-            unchanged = 0
+            touched: list[tuple[Component, str]] = []
             for key, release in incoming.items():
                 row = existing.get(key)
                 if row is None:
                     session.add(_new_observation(source, url, release, seen_at))
+                    touched.append(key)
                     continue
-                if _observation_matches(row, url, release):
-                    unchanged += 1
+                if not _observation_matches(row, url, release):
+                    touched.append(key)
                 _update_observation(row, url, release, seen_at)
             session.flush()
-            new, changed = self._reconcile(session, list(incoming), seen_at)
+            # only a changed claim can change the catalog: unchanged ones just refresh seen_at
+            new, changed = self._reconcile(session, touched, seen_at)
             session.commit()
         return RecordResult(
             new=tuple(new),

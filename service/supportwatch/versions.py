@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import total_ordering
+from functools import lru_cache, total_ordering
 
 from supportwatch.errors import VersionError
 
@@ -48,6 +48,8 @@ _FORMATS_HINT = "expected one of: " + ", ".join(TAG_FORMATS) + " (e.g. 3.1-9-pyt
 
 
 def _pre_key(pre: tuple[str, ...]) -> tuple[tuple[int, int | str], ...]:
+    if not pre:
+        return ()
     # semver §11: numeric identifiers sort numerically and before alphanumeric ones
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in pre)
 
@@ -73,6 +75,11 @@ class AgentVersion:
     @classmethod
     def parse(cls, text: str) -> AgentVersion:
         """Parse ``1.3.1``, ``v2.0.0`` or ``1.8.0-rc.1``; raise VersionError otherwise."""
+        # a fleet repeats the same few hundred strings thousands of times: parse each once
+        return _cached_agentversion(text) if isinstance(text, str) else cls._parse(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> AgentVersion:
         match = _SEMVER.fullmatch(text.strip()) if isinstance(text, str) else None
         if match is None:
             raise VersionError(f"{text!r} is not a semver version; expected MAJOR.MINOR.PATCH such as 1.3.1")
@@ -126,6 +133,11 @@ class RuntimeVersion:
     @classmethod
     def parse(cls, text: str) -> RuntimeVersion:
         """Parse ``3.1-9``; raise VersionError otherwise."""
+        # a fleet repeats the same few hundred strings thousands of times: parse each once
+        return _cached_runtimeversion(text) if isinstance(text, str) else cls._parse(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> RuntimeVersion:
         match = _RUNTIME.fullmatch(text.strip()) if isinstance(text, str) else None
         if match is None:
             raise VersionError(
@@ -194,6 +206,11 @@ class ImageTag:
     @classmethod
     def parse(cls, text: str) -> ImageTag:
         """Parse a tag such as ``3.1-9-python-3.12-astro-agent-1.3.1``; raise VersionError otherwise."""
+        # a fleet repeats the same few hundred strings thousands of times: parse each once
+        return _cached_imagetag(text) if isinstance(text, str) else cls._parse(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> ImageTag:
         match = _TAG.fullmatch(text.strip()) if isinstance(text, str) else None
         if match is None or (match["agent"] and not match["python"]):
             raise VersionError(f"image tag {text!r} is not an agent image tag; {_FORMATS_HINT}")
@@ -228,6 +245,11 @@ class ImageRef:
     @classmethod
     def parse(cls, text: str) -> ImageRef:
         """Parse an image reference; the tag, if any, must be an agent image tag."""
+        # a fleet repeats the same few hundred strings thousands of times: parse each once
+        return _cached_imageref(text) if isinstance(text, str) else cls._parse(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> ImageRef:
         if not isinstance(text, str) or not text.strip() or _SPACE.search(text.strip()):
             raise VersionError(
                 f"image {text!r} is not an image reference; expected "
@@ -250,3 +272,23 @@ class ImageRef:
         if self.tag is not None:
             text += f":{self.tag}"
         return text + (f"@{self.digest}" if self.digest else "")
+
+
+@lru_cache(maxsize=16384)
+def _cached_agentversion(text: str) -> AgentVersion:
+    return AgentVersion._parse(text)
+
+
+@lru_cache(maxsize=16384)
+def _cached_runtimeversion(text: str) -> RuntimeVersion:
+    return RuntimeVersion._parse(text)
+
+
+@lru_cache(maxsize=16384)
+def _cached_imagetag(text: str) -> ImageTag:
+    return ImageTag._parse(text)
+
+
+@lru_cache(maxsize=16384)
+def _cached_imageref(text: str) -> ImageRef:
+    return ImageRef._parse(text)
