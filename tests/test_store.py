@@ -96,3 +96,17 @@ def test_yanked_by_any_source_and_tags_merged(engine: Engine) -> None:
         "3.2-3-python-3.11-astro-agent-1.6.2",
         "3.2-3-python-3.12-astro-agent-1.6.2",
     )
+
+
+def test_reconcile_all_applies_an_edited_source_priority(engine: Engine) -> None:
+    Store(engine, source_priority=["feed", "pinned"]).record(
+        "feed", None, [Release("agent", "1.7.0", date(2026, 6, 2))], seen_at=T0
+    )
+    Store(engine, source_priority=["feed", "pinned"]).record(
+        "pinned", None, [Release("agent", "1.7.0", date(2026, 6, 1))], seen_at=T0
+    )
+    assert Store(engine).releases("agent")[0].released_on == date(2026, 6, 2)
+    reordered = Store(engine, source_priority=["pinned", "feed"])
+    assert reordered.reconcile_all(T1) == 1
+    assert reordered.releases("agent")[0].released_on == date(2026, 6, 1)
+    assert reordered.reconcile_all(T1) == 0

@@ -106,7 +106,9 @@ class Service:
             known = ", ".join(sources) or "none"
             raise ConfigError("--source", f"{only!r} is not a polled source; polled sources: {known}")
         chosen = [sources[only]] if only is not None else list(sources.values())
-        return [self._poll_one(source, now) for source in chosen]
+        outcomes = [self._poll_one(source, now) for source in chosen]
+        self.store.reconcile_all(now)
+        return outcomes
 
     def _state_for(self, source: Source) -> SourceState:
         stored = self.store.source_state(source.name)

@@ -151,6 +151,24 @@ class Store:
                 changed.append(key)
         return new, changed
 
+    def reconcile_all(self, now: datetime) -> int:
+        """Recompute every release from its observations; returns how many changed.
+
+        ``record`` reconciles only what a source changed, so this is what applies an edited
+        source priority to versions no source has touched since.
+        """
+        with Session(self.engine) as session:
+            observations: dict[tuple[str, str], list[ObservationRow]] = {}
+            for obs in session.exec(select(ObservationRow)):
+                observations.setdefault((obs.component, obs.version), []).append(obs)
+            changed = sum(
+                _apply(row, self._effective(observations.get((row.component, row.version), [])), now)
+                for row in session.exec(select(ReleaseRow))
+                if (row.component, row.version) in observations
+            )
+            session.commit()
+        return changed
+
     def _effective(self, rows: list[ObservationRow]) -> _Effective:
         ordered = sorted(rows, key=lambda row: (self._rank.get(row.source, len(self._rank)), row.source))
         result = _Effective()
