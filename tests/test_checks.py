@@ -273,6 +273,13 @@ def test_unknown_versions() -> None:
     assert report.end_of_maintenance is None
 
 
+def test_an_unknown_runtime_used_on_both_planes_is_named_once() -> None:
+    report = run(dep("3.1-11-python-3.12-astro-agent-1.6.0", orch="3.1-11"), date(2026, 6, 20))
+    found = finding(report, FindingKind.UNKNOWN_VERSION)
+    assert found.dedup_key == "unknown_version:d1:runtime-3.1-11"
+    assert found.summary == "d1 uses runtime 3.1-11, which no source has seen"
+
+
 def test_releases_after_the_evaluation_day_do_not_exist_yet() -> None:
     report = run(dep("3.1-9-python-3.12-astro-agent-1.6.0"), date(2026, 4, 20))
     assert report.state is SupportState.CURRENT

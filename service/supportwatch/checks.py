@@ -381,7 +381,11 @@ def _unknown_parts(s: Subject) -> list[str]:
         parts.append(f"chart-{chart}")
     if s.catalog.runtimes:
         for runtime in (s.tag.runtime if s.tag else None, s.deployment.orchestration_runtime):
-            if runtime is not None and runtime not in s.catalog.runtimes:
+            if (
+                runtime is not None
+                and runtime not in s.catalog.runtimes
+                and f"runtime-{runtime}" not in parts
+            ):
                 parts.append(f"runtime-{runtime}")
     return parts
 
