@@ -1,0 +1,28 @@
+"""The bundled config's source settings against feeds in the vendor's shapes."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from supportwatch.config import FeedSource, load_settings
+from supportwatch.sources.feed import parse_feed
+
+ROOT = Path(__file__).resolve().parents[1]
+FEED = Path(__file__).parent / "fixtures" / "sources" / "agent-notes-with-charts.rss.xml"
+
+
+def test_agent_notes_pattern_skips_the_chart_entries_of_the_older_feed() -> None:
+    settings = load_settings(ROOT / "config" / "supportwatch.yaml")
+    [notes] = [s for s in settings.sources if isinstance(s, FeedSource) and s.component == "agent"]
+    parsed = parse_feed(FEED.read_bytes(), component="agent", version_pattern=notes.version_pattern)
+    assert {(r.version, r.released_on) for r in parsed.releases} == {
+        ("1.5.1", date(2026, 4, 14)),  # the written date, not the evening-before pubDate
+        ("1.5.0", date(2026, 4, 2)),
+    }
+    assert parsed.skipped == 3  # two chart entries and a date-titled summary
+
+
+def test_the_default_pattern_would_take_chart_versions_for_agents() -> None:
+    parsed = parse_feed(FEED.read_bytes(), component="agent")
+    assert "2.0.0" in {r.version for r in parsed.releases}  # why the bundled config sets a pattern
