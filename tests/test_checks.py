@@ -321,3 +321,21 @@ def test_catalog_skips_unparseable_versions() -> None:
         [Release("agent", "latest", None), *RELEASES], policy=POLICY, today=date(2026, 6, 20)
     )
     assert catalog.skipped == 1
+
+
+def test_a_yanked_agent_is_critical_and_names_the_good_patch() -> None:
+    report = run(dep("3.2-3-python-3.12-astro-agent-1.6.2", orch="3.2-3"), date(2026, 5, 30))
+    found = finding(report, FindingKind.YANKED_VERSION)
+    assert found.severity is Severity.CRITICAL
+    assert found.dedup_key == "yanked_version:d1:agent-1.6.2"
+    assert found.summary == "d1 runs agent 1.6.2, which the vendor has yanked"
+    assert found.remedy == f"Move to agent 1.6.1: {REPO}:3.2-3-python-3.12-astro-agent-1.6.1"
+
+
+def test_a_yanked_runtime_is_flagged_with_a_tag_on_another_runtime() -> None:
+    releases = [*RELEASES, Release("runtime", "3.2-5", date(2026, 6, 2), yanked=True)]
+    releases.append(Release("agent", "1.7.1", date(2026, 6, 3), image_tags=tags("1.7.1", "3.2-4", "3.2-5")))
+    report = run(dep("3.2-5-python-3.12-astro-agent-1.7.1", orch="3.2-5"), date(2026, 6, 20), releases)
+    found = finding(report, FindingKind.YANKED_VERSION)
+    assert found.dedup_key == "yanked_version:d1:runtime-3.2-5"
+    assert found.remedy == f"Use {REPO}:3.2-4-python-3.12-astro-agent-1.7.1 (Runtime 3.2-4 <= 3.2-5)"

@@ -34,6 +34,7 @@ DEPLOYMENT_KINDS = {
     "floating_tag",
     "unknown_version",
     "unsupported_platform",
+    "yanked_version",
 }
 
 
@@ -75,7 +76,7 @@ def test_check_json_covers_every_kind() -> None:
 def test_check_json_states_and_remedies() -> None:
     _, document = check_json("--at", "2026-08-01", "--fail-on", "never")
     items = by_name(document)
-    assert set(items) == {"current", "eol", "ending", "skewed", "legacy", "floating", "typo", "redhat"}
+    assert set(items) == {"current", "eol", "ending", "skewed", "legacy", "floating", "typo", "redhat", "pulled"}
     assert items["current"]["state"] == "current"
     assert kinds_of(items["current"]) == {"new_major_available"}
     assert items["eol"]["state"] == "unmaintained"
@@ -259,4 +260,4 @@ def test_streamed_json_equals_the_document(monkeypatch: pytest.MonkeyPatch) -> N
     )
     streamed = json.loads("".join(check_json_chunks(reports, now)))
     assert streamed == check_document(reports, now)
-    assert len(streamed["deployments"]) == 8
+    assert len(streamed["deployments"]) == 9

@@ -45,6 +45,7 @@ class Catalog:
     agents: dict[AgentVersion, AgentRelease] = field(default_factory=dict)
     charts: dict[AgentVersion, ChartRelease] = field(default_factory=dict)
     runtimes: set[RuntimeVersion] = field(default_factory=set)
+    yanked: set[AgentVersion | RuntimeVersion] = field(default_factory=set)
     windows: dict[tuple[int, int], MinorWindow] = field(default_factory=dict)
     skipped: int = 0
     _newest: dict[tuple[int | None, int | None, int], AgentVersion | None] = field(default_factory=dict)
@@ -71,10 +72,15 @@ class Catalog:
     def _add(self, release: Release) -> None:
         recommendable = release.channel == "stable" and not release.yanked
         if release.component == "runtime":
-            self.runtimes.add(RuntimeVersion.parse(release.version))
+            runtime = RuntimeVersion.parse(release.version)
+            self.runtimes.add(runtime)
+            if release.yanked:
+                self.yanked.add(runtime)
             return
         version = AgentVersion.parse(release.version)
         recommendable = recommendable and not version.is_prerelease
+        if release.yanked and release.component == "agent":
+            self.yanked.add(version)
         if release.component == "agent":
             tags = tuple(_tags(release.image_tags))
             self.agents[version] = AgentRelease(version, release.released_on, tags, recommendable)

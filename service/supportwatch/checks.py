@@ -38,6 +38,7 @@ SEVERITY: dict[FindingKind, Severity] = {
     FindingKind.FLOATING_TAG: Severity.WARNING,
     FindingKind.UNKNOWN_VERSION: Severity.WARNING,
     FindingKind.UNSUPPORTED_PLATFORM: Severity.CRITICAL,
+    FindingKind.YANKED_VERSION: Severity.CRITICAL,
     FindingKind.SOURCE_STALE: Severity.WARNING,
     FindingKind.DATE_CONFLICT: Severity.WARNING,
 }
@@ -390,6 +391,30 @@ def _unknown_parts(s: Subject) -> list[str]:
     return parts
 
 
+def check_yanked_version(s: Subject) -> Finding | None:
+    runtime = s.tag.runtime if s.tag is not None else None
+    bad_agent = s.agent is not None and s.agent in s.catalog.yanked
+    bad_runtime = runtime is not None and runtime in s.catalog.yanked
+    if not (bad_agent or bad_runtime):
+        return None
+    pulled = ([f"agent-{s.agent}"] if bad_agent else []) + ([f"runtime-{runtime}"] if bad_runtime else [])
+    if bad_agent and s.agent is not None:
+        # the newest good patch of the same minor is the smallest move; else the newest of the major
+        same_minor = s.catalog.newest_agent(major=s.agent.major, minor=s.agent.minor)
+        remedy = s.remedy(same_minor or s.catalog.newest_agent(major=s.agent.major))
+    else:
+        ceiling = s.deployment.orchestration_runtime or runtime
+        remedy = (
+            _runtime_remedy(s, ceiling, exclude=runtime) if ceiling else "Use a Runtime that is not yanked"
+        )
+    return s.finding(
+        FindingKind.YANKED_VERSION,
+        "+".join(pulled),
+        f"{s.name} runs {' and '.join(p.replace('-', ' ', 1) for p in pulled)}, which the vendor has yanked",
+        remedy,
+    )
+
+
 Check = Callable[[Subject], Finding | None]
 
 CHECKS: tuple[Check, ...] = (
@@ -406,6 +431,7 @@ CHECKS: tuple[Check, ...] = (
     check_floating_tag,
     check_unknown_version,
     check_unsupported_platform,
+    check_yanked_version,
 )
 
 

@@ -91,6 +91,7 @@ class FindingKind(StrEnum):
     FLOATING_TAG = "floating_tag"
     UNKNOWN_VERSION = "unknown_version"
     UNSUPPORTED_PLATFORM = "unsupported_platform"
+    YANKED_VERSION = "yanked_version"
     SOURCE_STALE = "source_stale"
     DATE_CONFLICT = "date_conflict"
 
