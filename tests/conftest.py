@@ -13,12 +13,17 @@ from glob import glob
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import Engine, text
 
 from supportwatch.migrations import upgrade
 from supportwatch.store import create_engine_for
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+# property tests check correctness, not speed: a loaded CI machine must not fail them on time
+settings.register_profile("supportwatch", deadline=None, print_blob=True)
+settings.load_profile("supportwatch")
 
 
 def _free_port() -> int:
