@@ -76,7 +76,17 @@ def test_check_json_covers_every_kind() -> None:
 def test_check_json_states_and_remedies() -> None:
     _, document = check_json("--at", "2026-08-01", "--fail-on", "never")
     items = by_name(document)
-    assert set(items) == {"current", "eol", "ending", "skewed", "legacy", "floating", "typo", "redhat", "pulled"}
+    assert set(items) == {
+        "current",
+        "eol",
+        "ending",
+        "skewed",
+        "legacy",
+        "floating",
+        "typo",
+        "redhat",
+        "pulled",
+    }
     assert items["current"]["state"] == "current"
     assert kinds_of(items["current"]) == {"new_major_available"}
     assert items["eol"]["state"] == "unmaintained"
@@ -261,3 +271,21 @@ def test_streamed_json_equals_the_document(monkeypatch: pytest.MonkeyPatch) -> N
     streamed = json.loads("".join(check_json_chunks(reports, now)))
     assert streamed == check_document(reports, now)
     assert len(streamed["deployments"]) == 9
+
+
+def test_postgresql_gives_the_same_answer_as_sqlite(
+    postgres_url: str, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answers = []
+    for url in (sqlite_url, postgres_url):
+        monkeypatch.setenv("SW_TEST_DB", url)
+        if url.startswith("postgresql"):
+            # PostgreSQL is migrated by `db upgrade` (a deploy step), never implicitly
+            refused = invoke("check")
+            assert refused.exit_code == 2
+            assert "run `supportwatch db upgrade`" in refused.stderr
+            assert invoke("db", "upgrade").exit_code == 0
+        code, document = check_json("--at", "2026-08-01", "--fail-on", "never")
+        assert code == 0
+        answers.append(document["deployments"])
+    assert answers[0] == answers[1]

@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from supportwatch.checks import worst
 from supportwatch.config import Settings, load_settings, redact_url
-from supportwatch.errors import ConfigError
+from supportwatch.errors import ConfigError, StoreError
 from supportwatch.models import Severity
 from supportwatch.report import (
     check_document,
@@ -110,6 +110,8 @@ def _service(settings: Settings, *, migrate: bool | None = None) -> Iterator[Ser
             yield service
         finally:
             service.close()
+    except StoreError as exc:
+        _fail(str(exc))
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         _fail(

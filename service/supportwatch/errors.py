@@ -2,6 +2,7 @@
 
     SupportwatchError            base; its message names the bad value and the fix
      +-- ConfigError             bad config: key path, value, expectation (CLI exit 2)
+     +-- StoreError              the database is not at this version's schema (CLI exit 2)
      +-- VersionError            a version, Runtime or image reference that does not parse
      |    (also a ValueError)
      +-- SourceError             a release source failed or answered malformed data
@@ -26,6 +27,10 @@ class ConfigError(SupportwatchError):
         self.path = path
         self.message = message
         super().__init__(f"{path}: {message}" if path else message)
+
+
+class StoreError(SupportwatchError):
+    """The database cannot be used as it is, e.g. it needs ``supportwatch db upgrade``."""
 
 
 class VersionError(SupportwatchError, ValueError):

@@ -15,9 +15,9 @@ from sqlalchemy import Engine
 from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport, evaluate, evaluation_day
 from supportwatch.config import Settings, StaticSource
-from supportwatch.errors import ConfigError, SourceError
+from supportwatch.errors import ConfigError, SourceError, StoreError
 from supportwatch.health import date_conflict_findings, stale_findings
-from supportwatch.migrations import upgrade
+from supportwatch.migrations import current_revision, head_revision, upgrade
 from supportwatch.models import Ack, Component, DeliveryRecord, Finding, Release, SourceState
 from supportwatch.sources.static import static_releases
 from supportwatch.store import NotifyStore, Store, create_engine_for
@@ -74,6 +74,12 @@ class Service:
         engine = create_engine_for(settings.database_url)
         if migrate if migrate is not None else engine.dialect.name == "sqlite":
             upgrade(engine)
+        elif (current := current_revision(engine)) != (head := head_revision()):
+            engine.dispose()
+            raise StoreError(
+                f"the database is at schema revision {current or 'none'}, this supportwatch needs {head}: "
+                "run `supportwatch db upgrade`"
+            )
         return cls(settings, engine, Store(engine, source_priority=settings.source_priority()))
 
     def close(self) -> None:
