@@ -214,6 +214,8 @@ def _report_delivery(report: DeliveryReport, *, dry_run: bool) -> None:
         typer.echo(f"failed, will retry: {line}", err=True)
     for line in report.dead:
         typer.echo(f"failed for good (dead-lettered): {line}", err=True)
+    for line in report.warnings:
+        typer.echo(f"sent, but not to everyone: {line}", err=True)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -246,14 +248,22 @@ def digest(
     _report_delivery(report, dry_run=dry_run)
 
 
-def _until(text: str | None, tz: ZoneInfo) -> datetime | None:
+def _until(text: str | None, tz: ZoneInfo, *, now: datetime) -> datetime | None:
+    """``--until`` as an aware moment; one already past would save an ack that mutes nothing."""
     if text is None:
         return None
     try:
         datetime.fromisoformat(text)
     except ValueError:
         _fail(f"--until {text!r} is not an ISO date or datetime; expected e.g. 2026-12-01")
-    return parse_at(text, tz)
+    moment = parse_at(text, tz)
+    if moment <= now:
+        local = now.astimezone(tz).isoformat(timespec="minutes")
+        _fail(
+            f"--until {text!r} is already past (it is now {local}); "
+            "give a later date, or leave --until out to silence until the facts change"
+        )
+    return moment
 
 
 @app.command()
@@ -268,9 +278,10 @@ def ack(
 ) -> None:
     """Silence a finding until a date, or until its facts change (a new release or rung)."""
     settings = _settings(ctx)
-    moment = _until(until, settings.tz)
+    now = datetime.now(UTC)
+    moment = _until(until, settings.tz, now=now)
     with _service(settings) as service:
-        saved = service.ack(dedup_key, until=moment, now=datetime.now(UTC), note=note)
+        saved = service.ack(dedup_key, until=moment, now=now, note=note)
     when = f"until {saved.until.isoformat()}" if saved.until else "until its facts change"
     typer.echo(f"acknowledged {saved.dedup_key} {when}")
 

@@ -127,17 +127,21 @@ def slack_server() -> Iterator[SlackServer]:
 
 @dataclass
 class SmtpRecorder:
-    """An aiosmtpd handler: records envelopes; ``rcpt_reply``/``data_reply`` force an answer."""
+    """An aiosmtpd handler: records envelopes; ``rcpt_reply``/``data_reply`` force an answer,
+    ``refused`` addresses get a 550 at RCPT."""
 
     envelopes: list[Envelope] = field(default_factory=list)
     rcpt_reply: str | None = None
     data_reply: str | None = None
+    refused: set[str] = field(default_factory=set)
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Envelope, address: str, rcpt_options: list[str]
     ) -> str:
         if self.rcpt_reply:
             return self.rcpt_reply
+        if address in self.refused:
+            return "550 5.1.1 No such user"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

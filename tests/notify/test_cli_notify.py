@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
+import time_machine
 import yaml
 from typer.testing import CliRunner
 
@@ -68,6 +70,7 @@ def test_digest_three_times_sends_once(tmp_path: Path, slack_server: SlackServer
     assert "'nobody' is not a receiver" in output
 
 
+@time_machine.travel(datetime(2026, 6, 1, 12, tzinfo=UTC), tick=False)
 def test_ack_and_acks(tmp_path: Path, slack_server: SlackServer) -> None:
     config = write_config(tmp_path, slack_server)
     key = "maintenance_ending:prod-east:agent-1.3:rung-30"
@@ -79,3 +82,14 @@ def test_ack_and_acks(tmp_path: Path, slack_server: SlackServer) -> None:
     run(config, "notify", "--at", "2026-06-28")
     assert "Maintenance ending" not in slack_server.texts()[0]
     assert run(config, "ack", key, "--until", "someday")[0] == 2
+
+
+@time_machine.travel(datetime(2026, 6, 1, 12, tzinfo=UTC), tick=False)
+def test_ack_until_a_moment_already_past_is_refused(tmp_path: Path, slack_server: SlackServer) -> None:
+    config = write_config(tmp_path, slack_server)
+    key = "maintenance_ending:prod-east:agent-1.3:rung-30"
+    code, output = run(config, "ack", key, "--until", "2025-06-10")
+    assert code == 2
+    assert "'2025-06-10' is already past" in output
+    assert "Traceback" not in output
+    assert run(config, "acks") == (0, "no acknowledged findings\n")

@@ -107,3 +107,21 @@ def test_the_digest_says_what_changed_and_data_health(
     assert "prod-east: behind -> current" in text
     assert "maintenance_ending on prod-east" in text  # resolved
     assert "source_stale: source agent-notes has failed for 3 days" in text
+
+
+def test_a_digest_refused_for_one_recipient_is_sent_once_and_reported(
+    tmp_path: Path, slack_server: SlackServer, smtp_server: SmtpServer
+) -> None:
+    smtp_server.recorder.refused = {"gone@example.com"}
+    service = open_service(tmp_path, slack_server, smtp_server)
+    receiver = service.settings.receivers[0]
+    assert receiver.email is not None
+    receiver.email.to.append("gone@example.com")
+    first = service.digest(datetime(2026, 6, 29, 9, tzinfo=UTC))
+    again = service.digest(datetime(2026, 6, 29, 10, tzinfo=UTC))
+    service.close()
+    assert first.sent_messages == 1
+    assert first.warnings == ["data-platform/email digest:2026-W27: SMTP refused 1 of 2 recipient(s): "
+                              "gone@example.com (550)"]  # fmt: skip
+    assert again.sent_messages == 0
+    assert len(smtp_server.recorder.envelopes) == 1

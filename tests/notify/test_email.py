@@ -121,3 +121,14 @@ def test_starttls_is_required_when_configured(smtp_server: SmtpServer) -> None:
 
 def test_security_defaults_to_starttls() -> None:
     assert SmtpSettings(host="smtp.example.com", sender="a@example.com").security == "starttls"
+
+
+def test_a_partly_refused_recipient_list_is_sent_and_names_the_refused_address(
+    smtp_server: SmtpServer,
+) -> None:
+    smtp_server.recorder.refused = {"gone@example.com"}
+    outcome = EmailNotifier(smtp(smtp_server), ["team@example.com", "gone@example.com"]).send(message())
+    assert outcome.ok  # the others have it: a retry would send it to them twice
+    assert [e.rcpt_tos for e in smtp_server.recorder.envelopes] == [["team@example.com"]]
+    assert "gone@example.com" in outcome.error
+    assert "550" in outcome.error

@@ -133,3 +133,19 @@ def test_a_claim_left_by_a_killed_process_is_resumed_after_the_lease(
     service.close()
     bodies = [json.dumps(r.body) for r in slack_server.requests]
     assert sum("Maintenance ending" in body for body in bodies) == 1
+
+
+def test_an_upgrade_resolves_a_finding_whose_only_delivered_notice_was_a_repeat(
+    tmp_path: Path, slack_server: SlackServer
+) -> None:
+    service = open_service(tmp_path, slack_server)
+    service.ack("end_of_maintenance:prod-east:agent-1.3", until=at("2026-08-10"), now=at("2026-07-01"))
+    service.notify(at("2026-07-28"))  # acked: the first notice is not sent
+    service.notify(at("2026-08-11"))  # ack expired: repeat-2 goes out
+    service.close()
+    upgraded = open_service(tmp_path, slack_server, version="1.6.0")
+    upgraded.notify(at("2026-08-12"))
+    keys = sent_keys(upgraded)
+    upgraded.close()
+    assert "end_of_maintenance:prod-east:agent-1.3:repeat-2" in keys
+    assert "resolved:end_of_maintenance:prod-east:agent-1.3" in keys

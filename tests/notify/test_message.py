@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from supportwatch.notify.base import redact
 from supportwatch.notify.message import (
     SLACK_MAX_BLOCKS,
     SLACK_SECTION_CHARS,
@@ -95,3 +96,11 @@ def test_notice_says_what_when_and_the_exact_fix() -> None:
 def test_payload_round_trip() -> None:
     value = notice("a", repeat=2)
     assert Notice.from_payload(json.loads(json.dumps(value.to_payload()))) == value
+
+
+def test_a_webhook_path_is_redacted_even_without_its_host() -> None:
+    url = "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
+    text = redact(f"POST {url} failed; proxy said: no route for /services/T000/B000/XXXXSECRET", [url])
+    assert "XXXXSECRET" not in text
+    assert "/services/T000/B000" not in text
+    assert redact("bot token xoxb-1 refused", ["xoxb-1"]) == "bot token *** refused"

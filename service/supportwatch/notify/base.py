@@ -10,13 +10,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from supportwatch.notify.message import Message
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """The result of one attempt: sent, or failed and retryable, or failed for good."""
+    """The result of one attempt: sent, or failed and retryable, or failed for good.
+
+    A sent outcome may carry an ``error`` as a warning: it went out, but not to everyone.
+    """
 
     ok: bool
     retryable: bool = False
@@ -24,8 +28,8 @@ class Outcome:
     retry_after: float | None = None
 
     @classmethod
-    def sent(cls) -> Outcome:
-        return cls(ok=True)
+    def sent(cls, warning: str = "") -> Outcome:
+        return cls(ok=True, error=warning)
 
     @classmethod
     def retry(cls, error: str, retry_after: float | None = None) -> Outcome:
@@ -46,6 +50,9 @@ class Notifier(Protocol):
 
 def redact(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every non-empty secret value (and its URL path, for webhooks) replaced by ***."""
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+    values = {s for s in secrets if s}
+    # a webhook's credential is its path: proxies and HTTP libraries quote the path without the host
+    values |= {path for s in values if len(path := urlsplit(s).path) > 1 and "://" in s}
+    for secret in sorted(values, key=len, reverse=True):
         text = text.replace(secret, "***")
     return text

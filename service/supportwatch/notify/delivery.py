@@ -30,12 +30,16 @@ logger = logging.getLogger("supportwatch.notify.delivery")
 
 @dataclass
 class DeliveryReport:
-    """What one run did: messages and keys delivered, failures (redacted), a dry run's preview."""
+    """What one run did: messages and keys delivered, failures (redacted), a dry run's preview.
+
+    ``warnings`` name sends that went out incomplete (an SMTP server refused some recipients).
+    """
 
     sent_messages: int = 0
     sent_keys: int = 0
     failures: list[str] = field(default_factory=list)
     dead: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     preview: list[tuple[str, str]] = field(default_factory=list)
 
     @property
@@ -145,6 +149,10 @@ class Delivery:
             self.store.mark_sent(batch.target, keys, now=now, attempts=attempts)
             report.sent_messages += 1
             report.sent_keys += len(keys)
+            if outcome.error:
+                line = f"{batch.target} {', '.join(keys)}: {redact(outcome.error, self.secrets)}"
+                report.warnings.append(line)
+                logger.warning("delivered incompletely: %s", line)
             return
         error = redact(outcome.error, self.secrets)
         give_up = timedelta(hours=self.policy.give_up_hours)

@@ -105,7 +105,11 @@ class EmailNotifier:
         with self._connect() as client:
             if self.smtp.username and self.smtp.password is not None:
                 client.login(self.smtp.username, self.smtp.password.get_secret_value())
-            client.send_message(email)
+            refused = client.send_message(email)
+        if refused:
+            # the others have it, so it stays sent (a retry would reach them twice); say who missed it
+            missed = ", ".join(f"{address} ({code})" for address, (code, _) in sorted(refused.items()))
+            return Outcome.sent(f"SMTP refused {len(refused)} of {len(self.to)} recipient(s): {missed}")
         return Outcome.sent()
 
 

@@ -74,15 +74,16 @@ class Notifications:
         return self._delivery().run(outgoing, now=now, dry_run=dry_run)
 
     def _resolved(self, now: datetime) -> list[plan.Outgoing]:
-        since = now - timedelta(days=self.settings.notify.repeat_interval_days)
-        candidates = plan.resolved(self.store.finding_states(resolved_since=since), router=self.router)
+        repeat_days = self.settings.notify.repeat_interval_days
+        states = self.store.finding_states(resolved_since=now - timedelta(days=repeat_days))
+        keys = {state.dedup_key: plan.fired_keys(state, repeat_days) for state in states}
         by_target: dict[str, list[tuple[str, plan.Outgoing]]] = {}
-        for target, fired_key, outgoing in candidates:
+        for target, fired_key, outgoing in plan.resolved(states, router=self.router):
             by_target.setdefault(target, []).append((fired_key, outgoing))
         result: list[plan.Outgoing] = []
         for target, items in by_target.items():
-            fired = self.store.sent_keys(target, [key for key, _ in items])
-            result += [outgoing for key, outgoing in items if key in fired]
+            fired = self.store.sent_keys(target, [k for key, _ in items for k in keys[key]])
+            result += [outgoing for key, outgoing in items if fired.intersection(keys[key])]
         return result
 
     def digest_week(self, now: datetime, *, scheduled: bool) -> str:

@@ -5,7 +5,7 @@ release gives a new key), so each is sent once. A critical finding is re-sent ev
 ``repeat_interval_days`` while it stays open: period N after it was first seen gets the key
 ``<dedup_key>:repeat-N``. A finding that disappears, and was not merely replaced by another of
 its family on the same deployment (rung 30 -> rung 14 -> end of maintenance), gets one
-``resolved:<dedup_key>`` notice wherever its first notice was delivered.
+``resolved:<dedup_key>`` notice wherever its first notice (or a repeat) was delivered.
 """
 
 from __future__ import annotations
@@ -81,6 +81,15 @@ class Outgoing:
 def repeat_period(first_seen: datetime, now: datetime, repeat_days: int) -> int:
     """How many whole repeat intervals have passed since a finding was first seen."""
     return max(0, (now - first_seen).days // repeat_days)
+
+
+def fired_keys(state: FindingState, repeat_days: int) -> list[str]:
+    """Every key a finding could have fired under: its first notice, then each repeat until it ended.
+
+    An ack can hold back the first notice, so a repeat may be the only one delivered.
+    """
+    periods = repeat_period(state.first_seen_at, state.resolved_at or state.first_seen_at, repeat_days)
+    return [state.dedup_key, *(f"{state.dedup_key}:repeat-{n}" for n in range(1, periods + 1))]
 
 
 def firing(
