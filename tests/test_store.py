@@ -110,3 +110,17 @@ def test_reconcile_all_applies_an_edited_source_priority(engine: Engine) -> None
     assert reordered.reconcile_all(T1) == 1
     assert reordered.releases("agent")[0].released_on == date(2026, 6, 1)
     assert reordered.reconcile_all(T1) == 0
+
+
+def test_a_claim_without_a_date_keeps_the_date_the_source_gave_before(engine: Engine) -> None:
+    # a feed whose releaseDate turns null or changes format must not erase the known dates
+    store = Store(engine)
+    store.record("versions", None, [Release("agent", "1.6.0", date(2026, 4, 16))], seen_at=T0)
+    result = store.record("versions", None, [Release("agent", "1.6.0", None, yanked=True)], seen_at=T1)
+    assert result.changed == (("agent", "1.6.0"),)  # the rest of the claim still applies
+    [release] = store.releases("agent")
+    assert release.released_on == date(2026, 4, 16)
+    assert release.yanked
+    [obs] = store.observations("agent", "1.6.0")
+    assert obs.released_on == date(2026, 4, 16)
+    assert obs.seen_at == T1

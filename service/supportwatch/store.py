@@ -8,7 +8,7 @@ stops listing a version leaves its rows in place.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -89,19 +89,24 @@ class Store:
     def record(
         self, source: str, url: str | None, releases: Iterable[Release], *, seen_at: datetime
     ) -> RecordResult:
-        """Upsert what ``source`` reported at ``seen_at`` and reconcile the touched versions."""
+        """Upsert what ``source`` reported at ``seen_at`` and reconcile the touched versions.
+
+        A claim without a release date keeps the date ``source`` gave before: a feed that
+        drops or reformats its dates must not erase the known ones.
+        """
         incoming = {(item.component, item.version): item for item in releases}
         if not incoming:
             return RecordResult()
         with Session(self.engine) as session:
             existing = self._observations_of(session, source)
             touched: list[tuple[Component, str]] = []
-            for key, release in incoming.items():
+            for key, claim in incoming.items():
                 row = existing.get(key)
                 if row is None:
-                    session.add(_new_observation(source, url, release, seen_at))
+                    session.add(_new_observation(source, url, claim, seen_at))
                     touched.append(key)
                     continue
+                release = claim if claim.released_on else replace(claim, released_on=row.released_on)
                 if not _observation_matches(row, url, release):
                     touched.append(key)
                 _update_observation(row, url, release, seen_at)

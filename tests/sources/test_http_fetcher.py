@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 
@@ -12,6 +13,8 @@ from pydantic import SecretStr
 
 from sources.httpserver import Server, Sleeps, loopback_settings, reply, sequence, static, status
 from supportwatch.errors import SourceError
+from supportwatch.models import SourceState
+from supportwatch.sources.base import HttpSource, Parsed
 from supportwatch.sources.http import (
     Fetched,
     Fetcher,
@@ -89,6 +92,27 @@ def test_retry_after_as_http_date() -> None:
     now = datetime(2026, 7, 22, 10, 0, tzinfo=UTC)
     assert retry_after_seconds("Wed, 22 Jul 2026 10:00:30 GMT", now) == 30.0
     assert retry_after_seconds("soon", now) is None
+
+
+@pytest.mark.parametrize("value", ["-5", "1e9", "\u00b2", "1.5", "", "Mon, 01 Jan 99999999999 00:00:00 GMT"])
+def test_a_bad_retry_after_falls_back_to_backoff(value: str) -> None:
+    # "²".isdigit() is True but float("²") raised ValueError out of the fetcher
+    assert retry_after_seconds(value, datetime(2026, 7, 22, 10, 0, tzinfo=UTC)) is None
+
+
+def test_a_superscript_retry_after_header_is_retried_with_backoff(
+    fetcher: Fetcher, server: Server, sleeps: Sleeps
+) -> None:
+    def superscript(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(503)
+        handler.send_header("Retry-After", "\u00b2")  # sent as the latin-1 byte 0xb2
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    server.routes["/feed"] = sequence(superscript, static(BODY))
+    answer = fetcher.fetch(server.url("/feed"))
+    assert isinstance(answer, Fetched)
+    assert len(sleeps.calls) == 1
 
 
 def test_404_is_not_retried(fetcher: Fetcher, server: Server) -> None:
@@ -259,6 +283,52 @@ def test_token_is_not_forwarded_to_another_host() -> None:
     assert answer.url == "https://b.example.test/feed"
     assert "authorization" in headers[0]
     assert "authorization" not in headers[1]
+
+
+def test_a_moved_source_does_not_get_the_token_on_later_polls() -> None:
+    # the 301 moves the stored url to another host; the next poll starts there, and must
+    # not hand that host the token meant for the configured one
+    headers: list[httpx.Headers] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        headers.append(request.headers)
+        if request.url.host == "a.example.test":
+            return httpx.Response(301, headers={"Location": "https://b.example.test/feed"})
+        return httpx.Response(200, content=BODY)
+
+    with httpx.Client(transport=httpx.MockTransport(handler)) as mock:
+        fetcher = Fetcher(
+            mock, loopback_settings(allow_private_networks=False), resolve=lambda h, p: ["93.184.216.34"]
+        )
+        source = HttpSource(
+            "agent", "https://a.example.test/feed", fetcher, lambda body: Parsed(()), token=SecretStr("s3")
+        )
+        state = SourceState(name="agent", configured_url=source.url, url=source.url)
+        first = source.poll(state)
+        assert first.url == "https://b.example.test/feed"
+        source.poll(replace(state, url=first.url))
+    assert [("authorization" in item) for item in headers] == [True, False, False]
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_a_host_name_that_cannot_be_encoded_is_an_error_not_a_crash(
+    client: httpx.Client, allow_private: bool
+) -> None:
+    # an empty or 64+ character label fails IDNA encoding with UnicodeError (not OSError),
+    # in the guard's resolver or in the connect; a redirect can hand the fetcher such a host
+    fetcher = Fetcher(client, loopback_settings(allow_private_networks=allow_private), sleep=Sleeps())
+    for url in ("http://releases..example.test/index.yaml", f"http://{'x' * 64}.example.test/"):
+        with pytest.raises(SourceError, match="not a valid host name; fix the source url"):
+            fetcher.fetch(url)
+
+
+def test_a_malformed_url_is_an_error_not_a_crash(fetcher: Fetcher) -> None:
+    with pytest.raises(SourceError, match=r"'http://\[::1' is not a valid URL; fix the source url"):
+        fetcher.fetch("http://[::1")
+    with pytest.raises(SourceError, match="is not a valid URL") as info:
+        fetcher.fetch("http://user:s3cret@[::1/feed?key=s3cret")
+    assert "s3cret" not in str(info.value)
+    assert "'http://[::1/feed'" in str(info.value)
 
 
 def test_too_many_redirects(fetcher: Fetcher, server: Server) -> None:

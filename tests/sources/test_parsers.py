@@ -218,3 +218,97 @@ def test_version_feed_of_the_wrong_kind_says_so() -> None:
         parse_astro_updates(fixture_bytes("astro-agent.json"), component="runtime")
     with pytest.raises(SourceError, match="not valid JSON"):
         parse_astro_updates(b"<html>", component="agent")
+
+
+# --- bad input found in review ------------------------------------------------------------
+
+
+def _rss(items: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>notes</title>'
+        f"{items}</channel></rss>"
+    ).encode()
+
+
+def test_an_empty_answer_is_not_a_feed() -> None:
+    # an empty 200 body used to crash the whole poll with an AttributeError
+    for body in (b"", b"   \n"):
+        with pytest.raises(SourceError, match="not an RSS or Atom feed"):
+            parse_feed(body, component="agent")
+
+
+def test_an_impossible_written_date_falls_back_to_the_next_date() -> None:
+    parsed = parse_feed(
+        _rss(
+            "<item><title>Remote Execution Agent 1.8.2</title>"
+            "<description>Release date: February 30, 2026</description>"
+            "<pubDate>Fri, 17 Jul 2026 10:00:00 GMT</pubDate></item>"
+        ),
+        component="agent",
+    )
+    assert parsed.releases[0].released_on == date(2026, 7, 17)
+
+
+def test_duplicate_versions_in_one_answer_keep_the_earliest_date_whatever_the_order() -> None:
+    items = [
+        "<item><title>Agent 1.8.2</title><description>Release date: July 20, 2026</description></item>",
+        "<item><title>Agent 1.8.2</title><description>Release date: July 17, 2026</description></item>",
+    ]
+    for order in (items, items[::-1]):
+        [release] = parse_feed(_rss("".join(order)), component="agent").releases
+        assert release.released_on == date(2026, 7, 17)
+    entries = [
+        "  - version: 2.3.3\n    created: 2026-07-25T10:00:00Z\n",
+        "  - version: 2.3.3\n    created: 2026-07-22T10:00:00Z\n",
+    ]
+    for order in (entries, entries[::-1]):
+        body = f"apiVersion: v1\nentries:\n  {CHART}:\n{''.join(order)}generated: 2026-07-25T10:00:00Z\n"
+        [chart] = parse_helm_index(body.encode(), chart=CHART).releases
+        assert chart.released_on == date(2026, 7, 22)
+    feed = {
+        "clientVersions": {
+            "1.8.2": {"metadata": {"channel": "stable", "releaseDate": "2026-07-20"}},
+            "v1.8.2": {"metadata": {"channel": "stable", "releaseDate": "2026-07-17"}},
+        }
+    }
+    [agent] = parse_astro_updates(json.dumps(feed).encode(), component="agent").releases
+    assert agent.released_on == date(2026, 7, 17)
+
+
+def test_helm_created_as_a_plain_date_and_odd_app_versions() -> None:
+    body = (
+        f"apiVersion: v1\nentries:\n  {CHART}:\n"
+        "  - version: 2.3.3\n    appVersion: {a: 1}\n    created: 2026-07-22\n"
+        "  - version: 2.3.2\n    created: 2026-07-17T23:30:00-05:00\n"
+        "generated: 2026-07-25T10:00:00Z\n"
+    )
+    found = _by_version(parse_helm_index(body.encode(), chart=CHART).releases)
+    assert found["2.3.3"].released_on == date(2026, 7, 22)
+    assert found["2.3.3"].app_version is None  # a mapping is not a version
+    assert found["2.3.2"].released_on == date(2026, 7, 17)  # the day in the stamp's own offset
+
+
+@pytest.mark.parametrize("value", ["false", "no", 0, None, "", [], {}])
+def test_only_a_true_yanked_flag_yanks(value: object) -> None:
+    # bool("false") is True: a string flag used to mark a good release yanked (a critical finding)
+    feed = {"clientVersions": {"1.8.2": {"metadata": {"channel": "stable", "yanked": value}}}}
+    [release] = parse_astro_updates(json.dumps(feed).encode(), component="agent").releases
+    assert not release.yanked
+
+
+@pytest.mark.parametrize("value", [True, "true", "True"])
+def test_a_true_yanked_flag_yanks(value: object) -> None:
+    feed = {"clientVersions": {"1.8.2": {"metadata": {"channel": "stable", "yanked": value}}}}
+    [release] = parse_astro_updates(json.dumps(feed).encode(), component="agent").releases
+    assert release.yanked
+
+
+def test_a_pubdate_with_an_absurd_year_is_no_date_not_a_crash() -> None:
+    # email.utils raised OverflowError (not ValueError) out of the parser and the whole poll
+    parsed = parse_feed(
+        _rss(
+            "<item><title>Agent 1.8.2</title><pubDate>Mon, 01 Jan 99999999999 00:00:00 GMT</pubDate></item>"
+        ),
+        component="agent",
+    )
+    assert [(item.version, item.released_on) for item in parsed.releases] == [("1.8.2", None)]

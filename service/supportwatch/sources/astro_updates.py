@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from supportwatch.errors import SourceError, VersionError
 from supportwatch.models import Release
-from supportwatch.sources.base import Parsed
+from supportwatch.sources.base import Parsed, add_earliest
 from supportwatch.versions import AgentVersion, ImageTag, RuntimeVersion
 
 _KEYS = {"agent": "clientVersions", "runtime": "runtimeVersionsV3"}
@@ -43,15 +43,15 @@ def parse_astro_updates(
             f"the version feed has no {key!r} mapping; is the url the {component} feed "
             f"(or should the source's component be {'runtime' if component == 'agent' else 'agent'})?"
         )
-    releases: list[Release] = []
+    releases: dict[str, Release] = {}
     skipped = 0
     for version, item in versions.items():
         release = _release(component, version, item)
         if release is None:
             skipped += 1
         elif release.channel in channels:
-            releases.append(release)
-    return Parsed(tuple(releases), skipped)
+            add_earliest(releases, release)  # "1.8.2" and "v1.8.2" are one version
+    return Parsed(tuple(releases.values()), skipped)
 
 
 def _release(component: Literal["agent", "runtime"], version: Any, item: Any) -> Release | None:
@@ -70,8 +70,13 @@ def _release(component: Literal["agent", "runtime"], version: Any, item: Any) ->
         _day(metadata.get("releaseDate")),
         image_tags=_tags(item.get("imageTags")) if component == "agent" else (),
         channel=str(metadata.get("channel") or "stable"),
-        yanked=bool(metadata.get("yanked", False)),
+        yanked=_flag(metadata.get("yanked")),
     )
+
+
+def _flag(value: Any) -> bool:
+    """Only a true flag yanks: ``bool("false")`` is True, and a wrong yank is a critical finding."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
 def _tags(value: Any) -> tuple[str, ...]:

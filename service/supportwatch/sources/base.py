@@ -14,7 +14,7 @@ from pydantic import SecretStr
 
 from supportwatch.errors import SourceRejected
 from supportwatch.models import Release, SourceState
-from supportwatch.sources.http import Fetcher, NotModified, Validators, display
+from supportwatch.sources.http import Fetcher, NotModified, Validators, display, same_origin
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +23,20 @@ class Parsed:
 
     releases: tuple[Release, ...]
     skipped: int = 0
+
+
+def add_earliest(found: dict[str, Release], release: Release) -> None:
+    """Add ``release`` to ``found`` (by version); a version listed twice keeps its earliest date.
+
+    A version is released once: a later duplicate is a re-publication, and the answer must
+    not depend on the order the source lists its entries in.
+    """
+    known = found.get(release.version)
+    if known is None or (
+        release.released_on is not None
+        and (known.released_on is None or release.released_on < known.released_on)
+    ):
+        found[release.version] = release
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +80,14 @@ class HttpSource:
     max_bytes: int | None = None
 
     def poll(self, state: SourceState) -> SourceResult:
+        url = state.url or self.url
+        # a 301 may have moved the stored url to another host: the token stays with the
+        # configured url's origin until the operator writes the new url into the config
         answer = self.fetcher.fetch(
-            state.url or self.url,
+            url,
             validators=Validators(state.etag, state.last_modified),
             max_bytes=self.max_bytes,
-            token=self.token,
+            token=self.token if same_origin(url, self.url) else None,
         )
         if isinstance(answer, NotModified):
             return SourceResult(answer.url, None, requests=answer.requests)

@@ -5,7 +5,7 @@ Agent 1.8.2", "Helm chart 2.3.3", "0.34.2" and "v0.28.8" all work). The release 
 date written in the entry ("Release date: May 16, 2024") when there is one: the vendor's
 feeds put ``pubDate`` on the evening before the release day (23:00 GMT), so the written date
 wins. Otherwise the entry's published/updated date, on the day its own offset says.
-Entries without a version are skipped and counted.
+Entries without a version are skipped and counted; a version listed twice keeps its earliest day.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import feedparser
 
 from supportwatch.errors import SourceError, VersionError
 from supportwatch.models import Component, Release
-from supportwatch.sources.base import Parsed
+from supportwatch.sources.base import Parsed, add_earliest
 from supportwatch.versions import AgentVersion, RuntimeVersion
 
 SEMVER_IN_TEXT = r"(?<![\w.])v?\d+\.\d+\.\d+(?:-[0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*)?(?![\w.])"
@@ -59,7 +59,7 @@ def parse_feed(
     document = feedparser.parse(body, sanitize_html=False, resolve_relative_uris=False)
     entries: list[Any] = list(document.entries)
     if not entries:
-        if not document.version:
+        if not document.get("version"):
             reason = document.get("bozo_exception")
             raise SourceError(
                 "the answer is not an RSS or Atom feed"
@@ -76,7 +76,7 @@ def parse_feed(
         if version is None:
             skipped += 1
             continue
-        releases.setdefault(version, Release(component, version, _release_day(entry, dates)))
+        add_earliest(releases, Release(component, version, _release_day(entry, dates)))
     return Parsed(tuple(releases.values()), skipped)
 
 
@@ -106,8 +106,8 @@ def _release_day(entry: Any, custom: re.Pattern[str] | None) -> date | None:
             found = _written_date(match["date"] if "date" in custom.groupindex else match[0])
             if found:
                 return found
-        if match := _LABELLED_DATE.search(text):
-            return _from_match(match)
+        if (match := _LABELLED_DATE.search(text)) and (found := _from_match(match)):
+            return found
     for text in texts:
         for match in _WRITTEN_DATE.finditer(text):
             found = _from_match(match)
@@ -137,18 +137,19 @@ def _from_match(match: re.Match[str]) -> date | None:
 def _stamped_day(entry: Any) -> date | None:
     """The published/updated day in the stamp's own offset (feedparser would convert to UTC)."""
     for key in ("published", "updated"):
-        raw = entry.get(key)
+        # dict.get: feedparser's own get maps a missing "updated" to "published" with a warning
+        raw = dict.get(entry, key)
         if not raw:
             continue
         try:
             return parsedate_to_datetime(raw).date()
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # a year past C's int overflows
             pass
         try:
             return datetime.fromisoformat(raw.strip().replace("Z", "+00:00")).date()
         except ValueError:
             pass
-        parsed = entry.get(f"{key}_parsed")
+        parsed = dict.get(entry, f"{key}_parsed")
         if parsed:
             return date(parsed.tm_year, parsed.tm_mon, parsed.tm_mday)
     return None

@@ -22,7 +22,7 @@ import yaml
 
 from supportwatch.errors import SourceError, SourceRejected, VersionError
 from supportwatch.models import Release
-from supportwatch.sources.base import Parsed
+from supportwatch.sources.base import Parsed, add_earliest
 from supportwatch.versions import AgentVersion
 
 _TOP_KEY = re.compile(rb"^([A-Za-z_][\w-]*):", re.MULTILINE)
@@ -114,7 +114,7 @@ def _from_document(document: Any, chart: str) -> Parsed:
         if release is None:
             skipped += 1
         else:
-            releases.setdefault(release.version, release)
+            add_earliest(releases, release)
     return Parsed(tuple(releases.values()), skipped)
 
 
@@ -130,7 +130,7 @@ def _release(item: Any) -> Release | None:
 
 
 def _app(value: Any) -> str | None:
-    if value is None:
+    if value is None or isinstance(value, (dict, list)):
         return None
     try:
         return str(AgentVersion.parse(str(value)))
@@ -141,6 +141,8 @@ def _app(value: Any) -> str | None:
 def _created_day(value: Any) -> date | None:
     if isinstance(value, datetime):
         moment = value
+    elif isinstance(value, date):  # an unquoted YAML date without a time
+        return None if value == _UNKNOWN_DAY else value
     elif isinstance(value, str) and value:
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00"))

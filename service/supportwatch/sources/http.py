@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -104,9 +105,18 @@ def display(url: str | httpx.URL) -> str:
     try:
         parsed = httpx.URL(str(url))
     except httpx.InvalidURL:
-        return "<invalid url>"
+        return re.sub(r"//[^/?#]*@", "//", str(url)).split("?", 1)[0].split("#", 1)[0]
     port = f":{parsed.port}" if parsed.port else ""
     return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}"
+
+
+def same_origin(a: str | httpx.URL, b: str | httpx.URL) -> bool:
+    """Whether two URLs share scheme, host and port: a token goes only to its own origin."""
+    try:
+        first, second = httpx.URL(str(a)), httpx.URL(str(b))
+    except httpx.InvalidURL:
+        return False
+    return (first.scheme, first.host, first.port) == (second.scheme, second.host, second.port)
 
 
 def getaddrinfo_resolver(host: str, port: int) -> list[str]:
@@ -141,6 +151,8 @@ def check_address(url: httpx.URL, *, allow_private: bool, resolve: Resolver) -> 
     port = url.port or (443 if url.scheme == "https" else 80)
     try:
         addresses = resolve(url.host, port)
+    except UnicodeError:  # IDNA: an empty or over-long label
+        raise SourceError(_bad_host(url)) from None
     except OSError as exc:
         raise _Retryable(f"{display(url)}: cannot resolve {url.host!r} ({exc.strerror or exc})") from None
     for address in addresses:
@@ -152,16 +164,20 @@ def check_address(url: httpx.URL, *, allow_private: bool, resolve: Resolver) -> 
             )
 
 
+def _bad_host(url: httpx.URL) -> str:
+    return f"{display(url)}: {url.host!r} is not a valid host name; fix the source url"
+
+
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     """``Retry-After`` as seconds from ``now``: delta-seconds or an HTTP date; None if absent or bad."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²".isdigit() is True too
         return float(value)
     try:
         moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # a year past C's int overflows
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
@@ -228,19 +244,17 @@ class Fetcher:
     def _follow(
         self, url: str, validators: Validators, token: SecretStr | None, budget: _Budget
     ) -> Fetched | NotModified:
-        origin = current = httpx.URL(url)
+        try:
+            origin = current = httpx.URL(url)
+        except httpx.InvalidURL:
+            raise SourceError(f"{display(url)!r} is not a valid URL; fix the source url") from None
         stored, permanent = url, True
         for _hop in range(MAX_REDIRECTS + 1):
             check_address(current, allow_private=self._settings.allow_private_networks, resolve=self._resolve)
-            same_origin = (current.scheme, current.host, current.port) == (
-                origin.scheme,
-                origin.host,
-                origin.port,
-            )
             request = self._client.build_request(
                 "GET",
                 current,
-                headers=_headers(validators, token if same_origin else None),
+                headers=_headers(validators, token if same_origin(current, origin) else None),
                 timeout=self._timeout(budget.deadline),
             )
             budget.requests += 1
@@ -267,6 +281,8 @@ class Fetcher:
     def _send(self, request: httpx.Request) -> httpx.Response:
         try:
             return self._client.send(request, stream=True)
+        except UnicodeError:  # IDNA, when the guard did not resolve (private networks allowed)
+            raise SourceError(_bad_host(request.url)) from None
         except httpx.TimeoutException:
             raise _Retryable(f"{display(request.url)}: timed out") from None
         except httpx.TransportError as exc:
