@@ -124,3 +124,23 @@ def test_a_claim_without_a_date_keeps_the_date_the_source_gave_before(engine: En
     [obs] = store.observations("agent", "1.6.0")
     assert obs.released_on == date(2026, 4, 16)
     assert obs.seen_at == T1
+
+
+def test_an_exhaustive_source_withdraws_the_claims_it_no_longer_makes(engine: Engine) -> None:
+    store = Store(engine)
+    wrong = [
+        Release("agent", "1.6.1", date(2026, 5, 4), yanked=True),
+        Release("agent", "1.6.0", date(2026, 4, 16)),
+    ]
+    store.record("pinned", None, wrong, seen_at=T0, exhaustive=True)
+    assert {r.version: r.yanked for r in store.releases("agent")} == {"1.6.0": False, "1.6.1": True}
+    fixed = [Release("agent", "1.6.0", None)]  # 1.6.1 taken out of the config, 1.6.0's date removed
+    result = store.record("pinned", None, fixed, seen_at=T1, exhaustive=True)
+    assert set(result.changed) == {("agent", "1.6.0"), ("agent", "1.6.1")}
+    assert {r.version for r in store.releases("agent")} == {"1.6.0"}
+    releases = {r.version: r for r in store.releases("agent", withdrawn=True)}
+    assert set(releases) == {"1.6.0", "1.6.1"}  # a release is never deleted
+    assert not releases["1.6.1"].yanked
+    assert releases["1.6.1"].sources == ()
+    assert releases["1.6.0"].released_on is None
+    assert store.observations("agent", "1.6.1") == []

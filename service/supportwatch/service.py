@@ -183,7 +183,9 @@ class Service:
         new = 0
         for source in self.settings.sources:
             if isinstance(source, StaticSource) and source.enabled:
-                result = self.store.record(source.name, None, static_releases(source), seen_at=now)
+                result = self.store.record(
+                    source.name, None, static_releases(source), seen_at=now, exhaustive=True
+                )
                 new += len(result.new)
         return new
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Engine, Table, and_, create_engine, event, false, or_, true, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -87,15 +87,23 @@ class Store:
         self._rank = {name: index for index, name in enumerate(source_priority)}
 
     def record(
-        self, source: str, url: str | None, releases: Iterable[Release], *, seen_at: datetime
+        self,
+        source: str,
+        url: str | None,
+        releases: Iterable[Release],
+        *,
+        seen_at: datetime,
+        exhaustive: bool = False,
     ) -> RecordResult:
         """Upsert what ``source`` reported at ``seen_at`` and reconcile the touched versions.
 
         A claim without a release date keeps the date ``source`` gave before: a feed that
-        drops or reformats its dates must not erase the known ones.
+        drops or reformats its dates must not erase the known ones. ``exhaustive`` (a static
+        source: the config is the truth) withdraws the claims the source no longer makes and
+        takes a missing date as meant; the releases themselves stay in the catalog.
         """
         incoming = {(item.component, item.version): item for item in releases}
-        if not incoming:
+        if not incoming and not exhaustive:
             return RecordResult()
         with Session(self.engine) as session:
             existing = self._observations_of(session, source)
@@ -106,10 +114,16 @@ class Store:
                     session.add(_new_observation(source, url, claim, seen_at))
                     touched.append(key)
                     continue
-                release = claim if claim.released_on else replace(claim, released_on=row.released_on)
+                keep_date = not claim.released_on and not exhaustive
+                release = replace(claim, released_on=row.released_on) if keep_date else claim
                 if not _observation_matches(row, url, release):
                     touched.append(key)
                 _update_observation(row, url, release, seen_at)
+            if exhaustive:
+                for stored, row in existing.items():
+                    if stored not in incoming:
+                        session.delete(row)
+                        touched.append(cast("tuple[Component, str]", stored))
             session.flush()
             # only a changed claim can change the catalog: unchanged ones just refresh seen_at
             new, changed = self._reconcile(session, touched, seen_at)
@@ -184,8 +198,12 @@ class Store:
         result.image_tags = sorted({tag for row in ordered for tag in row.image_tags})
         return result
 
-    def releases(self, component: Component | None = None) -> list[Release]:
-        """The reconciled catalog (optionally one component), each with the sources that saw it."""
+    def releases(self, component: Component | None = None, *, withdrawn: bool = False) -> list[Release]:
+        """The reconciled catalog (optionally one component), each with the sources that saw it.
+
+        A release whose every claim was withdrawn (an entry taken out of a static source) stays
+        stored but is left out unless ``withdrawn``: nothing vouches for it any more.
+        """
         with Session(self.engine) as session:
             query = select(ReleaseRow)
             obs_query = select(
@@ -200,6 +218,7 @@ class Store:
             return [
                 _release_value(row, tuple(sorted(seen.get((row.component, row.version), []))))
                 for row in session.exec(query)
+                if withdrawn or (row.component, row.version) in seen
             ]
 
     def observations(self, component: Component, version: str) -> list[Observation]:
