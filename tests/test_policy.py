@@ -40,6 +40,10 @@ def test_add_months_clamps_to_month_end(start: date, months: int, expected: date
     assert add_months(start, months) == expected
 
 
+def test_add_months_past_the_calendar_saturates() -> None:
+    assert add_months(date(9999, 8, 1), 6) == date.max
+
+
 def test_window_anchors_on_dot_zero() -> None:
     windows = minor_windows(
         [(v("1.3.1"), date(2026, 1, 28)), (v("1.3.0"), date(2026, 1, 10)), (v("1.6.0"), date(2026, 4, 16))],

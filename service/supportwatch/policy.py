@@ -60,6 +60,8 @@ def add_months(day: date, months: int) -> date:
     """``day`` plus ``months`` calendar months, clamped to the last day of the target month."""
     index = day.year * 12 + (day.month - 1) + months
     year, month = divmod(index, 12)
+    if year > date.max.year:
+        return date.max  # a source's absurd date must not crash every evaluation
     last = calendar.monthrange(year, month + 1)[1]
     return date(year, month + 1, min(day.day, last))
 
