@@ -288,6 +288,8 @@ class FindingStateRow(SQLModel, table=True):
     last_seen_at: datetime = Field(sa_column=utc_column())
     resolved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     superseded: bool = False
+    # how many times the finding came back after it was resolved: each episode is announced
+    episode: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,3 +344,9 @@ class FindingState:
     first_seen_at: datetime
     resolved_at: datetime | None
     superseded: bool
+    episode: int = 0
+
+    @property
+    def delivery_key(self) -> str:
+        """The key this episode of the finding is announced under (see ``notify.plan``)."""
+        return self.dedup_key if self.episode == 0 else f"{self.dedup_key}:episode-{self.episode}"

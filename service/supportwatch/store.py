@@ -602,6 +602,7 @@ class NotifyStore:
                     rows[key] = row
                 elif row.resolved_at is not None:
                     row.first_seen_at, row.resolved_at, row.superseded = now, None, False
+                    row.episode += 1
                 row.last_seen_at, row.payload, row.severity = now, payload, severity
                 session.add(row)
             for key, row in rows.items():
@@ -648,6 +649,7 @@ def _state(row: FindingStateRow) -> FindingState:
         first_seen_at=row.first_seen_at,
         resolved_at=row.resolved_at,
         superseded=row.superseded,
+        episode=row.episode,
     )
 
 

@@ -81,6 +81,33 @@ def test_upgrade_sends_one_resolved_message(tmp_path: Path, slack_server: SlackS
     assert "Resolved: End of maintenance on prod-east" in json.dumps(slack_server.requests[-1].body)
 
 
+def test_a_finding_that_comes_back_is_announced_again_and_resolved_again(
+    tmp_path: Path, slack_server: SlackServer
+) -> None:
+    broken = open_service(tmp_path, slack_server)
+    broken.notify(at("2026-07-29"))  # end of maintenance fires
+    broken.close()
+    fixed = open_service(tmp_path, slack_server, version="1.6.0")
+    fixed.notify(at("2026-07-30"))  # upgraded: resolved
+    fixed.close()
+    rolled_back = open_service(tmp_path, slack_server)
+    back = rolled_back.notify(at("2026-07-31"))  # rolled back: the same facts, a new episode
+    again = rolled_back.notify(at("2026-08-01"))
+    rolled_back.close()
+    refixed = open_service(tmp_path, slack_server, version="1.6.0")
+    refixed.notify(at("2026-08-02"))
+    keys = sent_keys(refixed)
+    refixed.close()
+    assert back.sent_messages == 1
+    assert again.sent_messages == 0
+    assert {
+        "end_of_maintenance:prod-east:agent-1.3",
+        "resolved:end_of_maintenance:prod-east:agent-1.3",
+        "end_of_maintenance:prod-east:agent-1.3:episode-1",
+        "resolved:end_of_maintenance:prod-east:agent-1.3:episode-1",
+    } <= set(keys)
+
+
 def test_a_new_rung_is_not_a_resolution(tmp_path: Path, slack_server: SlackServer) -> None:
     service = open_service(tmp_path, slack_server)
     service.notify(at("2026-06-28"))

@@ -66,6 +66,7 @@ class Notifications:
             [finding for report in reports for finding in report.findings],
             router=self.router,
             first_seen={key: state.first_seen_at for key, state in states.items()},
+            episodes={key: state.episode for key, state in states.items()},
             now=now,
             repeat_days=self.settings.notify.repeat_interval_days,
             muted=muted,

@@ -6,6 +6,9 @@ release gives a new key), so each is sent once. A critical finding is re-sent ev
 ``<dedup_key>:repeat-N``. A finding that disappears, and was not merely replaced by another of
 its family on the same deployment (rung 30 -> rung 14 -> end of maintenance), gets one
 ``resolved:<dedup_key>`` notice wherever its first notice (or a repeat) was delivered.
+A finding that comes back after it was resolved starts a new episode: its keys carry
+``:episode-N`` (``<dedup_key>:episode-N``, ``...:repeat-M``, ``resolved:...``), so the return,
+its repeats and its second resolution are announced too.
 """
 
 from __future__ import annotations
@@ -89,7 +92,8 @@ def fired_keys(state: FindingState, repeat_days: int) -> list[str]:
     An ack can hold back the first notice, so a repeat may be the only one delivered.
     """
     periods = repeat_period(state.first_seen_at, state.resolved_at or state.first_seen_at, repeat_days)
-    return [state.dedup_key, *(f"{state.dedup_key}:repeat-{n}" for n in range(1, periods + 1))]
+    base = state.delivery_key
+    return [base, *(f"{base}:repeat-{n}" for n in range(1, periods + 1))]
 
 
 def firing(
@@ -100,6 +104,7 @@ def firing(
     now: datetime,
     repeat_days: int,
     muted: Collection[str],
+    episodes: Mapping[str, int] | None = None,
 ) -> list[Outgoing]:
     """Every (target, key) the current findings call for; acked (muted) findings are skipped."""
     result: list[Outgoing] = []
@@ -109,7 +114,9 @@ def firing(
         period = 0
         if finding.severity.value == "critical":
             period = repeat_period(first_seen.get(finding.dedup_key, now), now, repeat_days)
-        key = finding.dedup_key if period == 0 else f"{finding.dedup_key}:repeat-{period}"
+        episode = (episodes or {}).get(finding.dedup_key, 0)
+        base = finding.dedup_key if episode == 0 else f"{finding.dedup_key}:episode-{episode}"
+        key = base if period == 0 else f"{base}:repeat-{period}"
         notice = Notice.of(finding, repeat=period)
         result += [
             Outgoing(target, key, finding.summary, {"notice": notice.to_payload()})
@@ -127,7 +134,7 @@ def resolved(states: Sequence[FindingState], *, router: Router) -> list[tuple[st
         for target in router.targets(state.team):
             outgoing = Outgoing(
                 target,
-                f"resolved:{state.dedup_key}",
+                f"resolved:{state.delivery_key}",
                 f"resolved: {notice.summary}",
                 {"notice": notice.to_payload()},
             )
