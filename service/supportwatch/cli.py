@@ -319,6 +319,35 @@ def poll(
         raise typer.Exit(1)
 
 
+@app.command("calendar")
+def calendar_feed(
+    ctx: typer.Context,
+    team: Annotated[str | None, typer.Option("--team", help="Only the minors this team runs.")] = None,
+    output: Annotated[str | None, typer.Option("--output", help="Write to this file (default stdout).")] = None,
+) -> None:
+    """Write the ICS feed: each agent minor's maintenance window and its end, with reminders."""
+    from supportwatch.calendar import feed, known_teams  # noqa: PLC0415 - icalendar only for this command
+
+    settings = _settings(ctx)
+    now = datetime.now(UTC)
+    with _service(settings) as service:
+        reports = service.evaluate(now)
+        catalog = service.catalog(now)
+    teams = known_teams(reports)
+    if team is not None and team not in teams:
+        _fail(f"--team {team!r} owns no tracked deployment; known teams: {', '.join(teams) or 'none'}")
+    body = feed(catalog, reports, now=now, tz=settings.tz, team=team)
+    if output is None:
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+        return
+    try:
+        with open(output, "wb") as handle:
+            handle.write(body)
+    except OSError as exc:
+        _fail(f"--output {output!r}: cannot write the calendar: {exc.strerror}; choose a writable path")
+
+
 @db_app.command("upgrade")
 def db_upgrade(ctx: typer.Context) -> None:
     """Apply the database migrations."""

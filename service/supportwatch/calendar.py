@@ -1,0 +1,196 @@
+"""The ICS feed: each agent minor's maintenance window and its end, with reminders — pure.
+
+A minor is maintained on days ``released_on <= d < end_of_maintenance`` (DESIGN §1), which is
+exactly an all-day VEVENT with an exclusive DTEND. A second all-day event marks the end day
+and carries one VALARM per reminder rung, then one on the day. While the policy keeps the
+newest minor of a major maintained, that minor has no end event (nothing is ending yet).
+
+The output depends only on the arguments, ``now`` included (it is the DTSTAMP): the same
+store on the same day renders the same bytes, so an HTTP ETag over them is meaningful.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from icalendar import Alarm, Calendar, Event
+
+from supportwatch.catalog import Catalog
+from supportwatch.checks import DeploymentReport, evaluation_day
+from supportwatch.policy import MaintenancePolicy, MinorWindow
+from supportwatch.versions import minor_label
+
+PRODID = "-//supportwatch//agent maintenance//EN"
+DEFAULT_NAME = "Astro agent maintenance"
+Minor = tuple[int, int]
+
+
+def render_calendar(
+    windows: Iterable[MinorWindow],
+    *,
+    now: datetime,
+    policy: MaintenancePolicy,
+    deployments_by_minor: Mapping[Minor, Sequence[str]] | None = None,
+    open_ended: Iterable[Minor] = (),
+    name: str = DEFAULT_NAME,
+    uid_suffix: str = "",
+) -> bytes:
+    """One VCALENDAR for ``windows`` (sorted by minor), stamped ``now`` (an aware datetime).
+
+    With ``deployments_by_minor`` only those minors appear, and each event names the
+    deployments that run it. ``open_ended`` minors (the newest, under a latest-minor policy)
+    get no end-of-maintenance event. ``uid_suffix`` keeps a filtered feed's UIDs apart from
+    the full feed's, so a client subscribed to both keeps both.
+    """
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("x-wr-calname", name)
+    stamp = now.astimezone(UTC)
+    ongoing = set(open_ended)
+    for window in sorted(windows, key=lambda item: item.minor):
+        if deployments_by_minor is not None and window.minor not in deployments_by_minor:
+            continue
+        running = deployments_by_minor.get(window.minor, ()) if deployments_by_minor else ()
+        calendar.add_component(
+            _window_event(
+                window,
+                policy,
+                stamp=stamp,
+                running=running,
+                uid_suffix=uid_suffix,
+                ongoing=window.minor in ongoing,
+            )
+        )
+        if window.minor not in ongoing:
+            calendar.add_component(
+                _end_event(window, policy, stamp=stamp, running=running, uid_suffix=uid_suffix)
+            )
+    return bytes(calendar.to_ical())
+
+
+def _description(window: MinorWindow, policy: MaintenancePolicy, running: Sequence[str]) -> str:
+    lines = [
+        f"Agent {minor_label(window.minor)}: released {window.released_on.isoformat()}, "
+        f"maintained until {window.end_of_maintenance.isoformat()} (exclusive) "
+        f"under policy {window.policy_id}: {policy.wording}",
+    ]
+    if window.estimated:
+        lines.append(
+            "The date is estimated: the .0 release date is unknown, so the earliest known release anchors it."
+        )
+    if running:
+        lines.append("Deployments on this minor: " + ", ".join(running))
+    return "\n".join(lines)
+
+
+def _window_event(
+    window: MinorWindow,
+    policy: MaintenancePolicy,
+    *,
+    stamp: datetime,
+    running: Sequence[str],
+    uid_suffix: str,
+    ongoing: bool,
+) -> Event:
+    label = minor_label(window.minor)
+    end = window.end_of_maintenance.isoformat()
+    event = Event()
+    event.add("uid", f"agent-{label}-maintenance{uid_suffix}@supportwatch")
+    event.add("dtstamp", stamp)
+    event.add("dtstart", window.released_on)
+    event.add("dtend", window.end_of_maintenance)
+    estimated = ", estimated" if window.estimated else ""
+    newest = "; newest minor, maintained until a newer one is released" if ongoing else ""
+    event.add("summary", f"Agent {label} maintained (ends {end}{estimated}{newest})")
+    event.add("description", _description(window, policy, running))
+    event.add("transp", "TRANSPARENT")
+    return event
+
+
+def _end_event(
+    window: MinorWindow,
+    policy: MaintenancePolicy,
+    *,
+    stamp: datetime,
+    running: Sequence[str],
+    uid_suffix: str,
+) -> Event:
+    label = minor_label(window.minor)
+    event = Event()
+    event.add("uid", f"agent-{label}-end{uid_suffix}@supportwatch")
+    event.add("dtstamp", stamp)
+    event.add("dtstart", window.end_of_maintenance)
+    event.add("dtend", window.end_of_maintenance + timedelta(days=1))
+    event.add("summary", f"Agent {label} end of maintenance" + (" (estimated)" if window.estimated else ""))
+    event.add("description", _description(window, policy, running))
+    event.add("transp", "TRANSPARENT")
+    for days in sorted(set(policy.reminder_days), reverse=True):
+        when = f"in {days} day{'s' if days != 1 else ''}"
+        event.add_component(_alarm(timedelta(days=-days), f"Agent {label} leaves maintenance {when}"))
+    event.add_component(_alarm(timedelta(0), f"Agent {label} leaves maintenance today"))
+    return event
+
+
+def _alarm(trigger: timedelta, text: str) -> Alarm:
+    alarm = Alarm()
+    alarm.add("action", "DISPLAY")
+    alarm.add("trigger", trigger)
+    alarm.add("description", text)
+    return alarm
+
+
+def feed_stamp(now: datetime, tz: ZoneInfo) -> datetime:
+    """The DTSTAMP of a feed rendered at ``now``: the start of that day in ``tz``, in UTC.
+
+    The feed's content changes at most daily (the catalog is taken as of a day) or when the
+    store changes, so stamping the day rather than the instant keeps repeated renders identical.
+    """
+    day = evaluation_day(now, tz)
+    return datetime(day.year, day.month, day.day, tzinfo=tz).astimezone(UTC)
+
+
+def open_ended_minors(catalog: Catalog) -> set[Minor]:
+    """Minors the policy keeps maintained past their date: the newest of each major."""
+    if not catalog.policy.latest_minor_supported:
+        return set()
+    majors = {major for major, _ in catalog.windows}
+    return {newest for major in majors if (newest := catalog.newest_minor(major)) is not None}
+
+
+def team_deployments(reports: Iterable[DeploymentReport], team: str) -> dict[Minor, list[str]]:
+    """The agent minors ``team``'s deployments run, each with those deployments' names (sorted)."""
+    found: dict[Minor, list[str]] = {}
+    for report in reports:
+        if report.deployment.team == team and report.agent_version is not None:
+            found.setdefault(report.agent_version.minor_key, []).append(report.deployment.name)
+    return {minor: sorted(names) for minor, names in found.items()}
+
+
+def feed(
+    catalog: Catalog,
+    reports: Iterable[DeploymentReport],
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    team: str | None = None,
+) -> bytes:
+    """The ICS feed as the CLI and the web serve it: every minor, or only ``team``'s."""
+    by_minor = team_deployments(reports, team) if team is not None else None
+    return render_calendar(
+        catalog.windows.values(),
+        now=feed_stamp(now, tz),
+        policy=catalog.policy,
+        deployments_by_minor=by_minor,
+        open_ended=open_ended_minors(catalog),
+        name=f"{DEFAULT_NAME}: {team}" if team is not None else DEFAULT_NAME,
+        uid_suffix=f".team-{team}" if team is not None else "",
+    )
+
+
+def known_teams(reports: Iterable[DeploymentReport]) -> list[str]:
+    """The teams that own at least one tracked deployment, sorted."""
+    return sorted({report.deployment.team for report in reports})
