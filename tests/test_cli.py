@@ -289,3 +289,10 @@ def test_postgresql_gives_the_same_answer_as_sqlite(
         assert code == 0
         answers.append(document["deployments"])
     assert answers[0] == answers[1]
+
+
+@pytest.mark.usefixtures("env")
+def test_accept_shrink_needs_a_source() -> None:
+    result = invoke("poll", "--accept-shrink")
+    assert result.exit_code == 2
+    assert "--accept-shrink needs --source NAME" in result.stderr

@@ -102,9 +102,13 @@ class Service:
             self._sources = build_sources(self.settings.sources, self.fetcher)
         return self._sources
 
-    def poll(self, now: datetime, only: str | None = None) -> list[PollOutcome]:
+    def poll(
+        self, now: datetime, only: str | None = None, *, accept_shrink: bool = False
+    ) -> list[PollOutcome]:
         """Poll every source (or only the one named), record what is new, and track its health.
 
+        ``accept_shrink`` takes an answer that lost more than half of the versions as the new
+        baseline (an operator's decision after a source really dropped them; never automatic).
         Raises ``ConfigError`` when ``only`` names no polled source.
         """
         sources = self.sources()
@@ -112,7 +116,7 @@ class Service:
             known = ", ".join(sources) or "none"
             raise ConfigError("--source", f"{only!r} is not a polled source; polled sources: {known}")
         chosen = [sources[only]] if only is not None else list(sources.values())
-        outcomes = [self._poll_one(source, now) for source in chosen]
+        outcomes = [self._poll_one(source, now, accept_shrink=accept_shrink) for source in chosen]
         self.store.reconcile_all(now)
         return outcomes
 
@@ -123,7 +127,7 @@ class Service:
             return SourceState(name=source.name, configured_url=source.url, url=source.url)
         return stored
 
-    def _poll_one(self, source: Source, now: datetime) -> PollOutcome:
+    def _poll_one(self, source: Source, now: datetime, *, accept_shrink: bool = False) -> PollOutcome:
         from supportwatch.sources.base import check_plausible  # noqa: PLC0415 - see the imports
         from supportwatch.sources.http import SourceGone  # noqa: PLC0415
 
@@ -138,7 +142,7 @@ class Service:
                 return PollOutcome(
                     source.name, "unchanged", seen=state.release_count, requests=result.requests
                 )
-            check_plausible(source.name, result.url, result, state.release_count)
+            check_plausible(source.name, result.url, result, 0 if accept_shrink else state.release_count)
             recorded = self.store.record(source.name, result.url, result.releases, seen_at=now)
         except SourceError as exc:
             message = str(exc)[:2000]

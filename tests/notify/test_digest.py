@@ -109,6 +109,22 @@ def test_the_digest_says_what_changed_and_data_health(
     assert "source_stale: source agent-notes has failed for 3 days" in text
 
 
+def test_dead_letters_appear_in_the_next_digest_only(
+    tmp_path: Path, slack_server: SlackServer, smtp_server: SmtpServer
+) -> None:
+    slack_server.script = ["channel_not_found"]
+    service = open_service(tmp_path, slack_server, smtp_server)
+    service.notify(datetime(2026, 6, 28, 9, tzinfo=UTC))  # the Slack notice dies at once
+    assert {d.state for d in service.dead_letters()} == {"dead"}
+    for day in (29, 6, 13):
+        service.digest(datetime(2026, 6 if day == 29 else 7, day, 9, tzinfo=UTC))
+    service.close()
+    first, _, later = texts(smtp_server)[-3:]  # the three digests (the notices went by email too)
+    assert "dead-lettered" in first
+    assert "channel_not_found" in first
+    assert "dead-lettered" not in later  # past the give-up window after the last digest
+
+
 def test_a_digest_refused_for_one_recipient_is_sent_once_and_reported(
     tmp_path: Path, slack_server: SlackServer, smtp_server: SmtpServer
 ) -> None:

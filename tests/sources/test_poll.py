@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
@@ -167,6 +168,24 @@ def test_a_bad_answer_fails_and_keeps_the_last_good_data(
         assert state.disabled == (case == "gone")
     finally:
         engine.dispose()
+
+
+def test_a_real_shrink_is_accepted_only_when_the_operator_says_so(rig: Rig) -> None:
+    assert rig.poll(only="chart-index")["chart-index"].status == "fetched"
+    index = yaml.safe_load(fixture_bytes("index.yaml"))
+    index["entries"]["astro-remote-execution-agent"] = index["entries"]["astro-remote-execution-agent"][:2]
+    rig.server.routes["/index.yaml"] = static(json.dumps(index).encode(), etag='"idx-small"')
+    refused = rig.poll(T0 + timedelta(hours=1), only="chart-index")["chart-index"]
+    assert refused.status == "failed"
+    assert "--accept-shrink" in (refused.error or "")
+    accepted = rig.service.poll(T0 + timedelta(hours=2), only="chart-index", accept_shrink=True)
+    assert [item.status for item in accepted] == ["fetched"]
+    state = rig.service.store.source_state("chart-index")
+    assert state is not None
+    assert state.release_count == 2  # the new baseline
+    assert ("chart", "2.3.3") in rig.catalog()  # what it dropped is still known
+    again = rig.poll(T0 + timedelta(hours=3), only="chart-index")["chart-index"]
+    assert again.status in {"fetched", "unchanged"}
 
 
 def test_410_disables_the_source_with_a_finding(rig: Rig) -> None:

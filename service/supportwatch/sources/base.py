@@ -107,5 +107,6 @@ def check_plausible(name: str, url: str, result: SourceResult, previous_count: i
     if count * 2 < previous_count:
         raise SourceRejected(
             f"source {name!r} ({display(url)}) lists {count} versions, down from {previous_count} last time; "
-            "an answer that lost more than half is rejected and the last good data kept"
+            "an answer that lost more than half is rejected and the last good data kept; if the source "
+            f"really dropped them, accept it once with `supportwatch poll --source {name} --accept-shrink`"
         )
