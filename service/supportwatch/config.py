@@ -376,6 +376,14 @@ class NotifySettings(_Model):
         return self
 
 
+class ScheduleSettings(_Model):
+    """How often the service's jobs run; each source polls at its own ``interval_minutes``."""
+
+    notify_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    digest_check_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    leader_retry_seconds: float = Field(default=30.0, ge=1, le=3600)
+
+
 class WebSettings(_Model):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
@@ -400,6 +408,7 @@ class Settings(_Model):
     smtp: SmtpSettings | None = None
     notify: NotifySettings = Field(default_factory=NotifySettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
 
     @field_validator("timezone")
     @classmethod

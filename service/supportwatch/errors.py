@@ -3,6 +3,7 @@
     SupportwatchError            base; its message names the bad value and the fix
      +-- ConfigError             bad config: key path, value, expectation (CLI exit 2)
      +-- StoreError              the database is not at this version's schema (CLI exit 2)
+     +-- SchedulerLocked         another scheduler already runs on this SQLite database (exit 2)
      +-- VersionError            a version, Runtime or image reference that does not parse
      |    (also a ValueError)
      +-- SourceError             a release source failed or answered malformed data
@@ -31,6 +32,10 @@ class ConfigError(SupportwatchError):
 
 class StoreError(SupportwatchError):
     """The database cannot be used as it is, e.g. it needs ``supportwatch db upgrade``."""
+
+
+class SchedulerLocked(SupportwatchError):
+    """Another process holds the scheduler lock of this SQLite database; one scheduler per file."""
 
 
 class VersionError(SupportwatchError, ValueError):

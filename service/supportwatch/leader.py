@@ -1,0 +1,162 @@
+"""Who runs the jobs: one leader per database (DESIGN §5).
+
+``Leader.acquire()`` tries to lead without blocking. Two implementations, chosen from the
+database URL by ``leader_for``:
+
+- ``PostgresLeader``: ``pg_try_advisory_lock`` on a dedicated connection held for the
+  process's life. Replicas that lose simply serve HTTP and try again later; the server drops
+  a dead leader's lock together with its connection.
+- ``FileLeader`` (SQLite): an exclusive ``flock`` on ``<db>.scheduler.lock``. SQLite runs one
+  scheduler per file, so a second one is refused (``SchedulerLocked``) instead of waiting.
+
+Leadership is a liveness optimisation only: the delivery log's unique keys keep sends
+exactly-once even while two processes briefly believe they lead.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+from pathlib import Path
+from typing import Protocol
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+from supportwatch.errors import ConfigError, SchedulerLocked
+
+# One key per database (advisory locks are scoped to the database); never change it, or old
+# and new replicas would both lead during a rolling upgrade.
+ADVISORY_LOCK_KEY = 0x7377_7363_6865_64  # "swsched"
+
+
+class Leader(Protocol):
+    """The scheduler's right to run jobs."""
+
+    @property
+    def description(self) -> str:
+        """What is locked, for log lines (never a secret)."""
+        ...
+
+    def acquire(self) -> bool:
+        """Try to lead, without blocking; True while this process leads.
+
+        Safe to call repeatedly: a leader re-checks that it still holds the lock. Raises
+        ``SchedulerLocked`` where a second scheduler must not wait (SQLite).
+        """
+        ...
+
+    def release(self) -> None:
+        """Give up leadership (idempotent)."""
+        ...
+
+
+def _holder_label() -> str:
+    return f"pid {os.getpid()} on {socket.gethostname()}"
+
+
+class FileLeader:
+    """An exclusive, non-blocking ``flock`` on a lock file next to the SQLite database."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @property
+    def description(self) -> str:
+        return f"lock file {self.path}"
+
+    def acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "a process not named"
+            os.close(fd)
+            raise SchedulerLocked(
+                f"another supportwatch scheduler ({holder}) holds {self.path}: SQLite runs one scheduler "
+                "per database file; stop that process first, or use PostgreSQL to run several replicas"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{_holder_label()}\n".encode(), 0)
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            # the file stays: deleting a lock file lets two processes lock two different files
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class PostgresLeader:
+    """``pg_try_advisory_lock`` held on a dedicated connection (not one of the engine's pool)."""
+
+    def __init__(self, database_url: str, *, connect_timeout: int = 10) -> None:
+        self._conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+        self._connect_timeout = connect_timeout
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+
+    @property
+    def description(self) -> str:
+        return f"PostgreSQL advisory lock {ADVISORY_LOCK_KEY}"
+
+    def acquire(self) -> bool:
+        if self._conn is not None:
+            try:
+                self._conn.execute("SELECT 1")
+                return True
+            except psycopg.Error:
+                # the session died, and the server released our lock with it
+                self._drop()
+        conn = psycopg.connect(
+            self._conninfo,
+            autocommit=True,
+            connect_timeout=self._connect_timeout,
+            application_name=f"supportwatch-leader {_holder_label()}"[:63],
+            # notice a dead network path in about a minute instead of hours
+            keepalives=1,
+            keepalives_idle=30,
+            keepalives_interval=10,
+            keepalives_count=3,
+        )
+        try:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_LOCK_KEY,)).fetchone()
+        except psycopg.Error:
+            conn.close()
+            raise
+        if row is not None and row[0] is True:
+            self._conn = conn
+            return True
+        conn.close()
+        return False
+
+    def release(self) -> None:
+        self._drop()
+
+    def _drop(self) -> None:
+        # closing the session releases its advisory locks
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def leader_for(database_url: str) -> Leader:
+    """The leader implementation for this database: a lock file for SQLite, else an advisory lock."""
+    url = make_url(database_url)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise ConfigError(
+                "database_url",
+                "an in-memory SQLite database cannot be served; use a file, e.g. sqlite:///var/supportwatch.db",
+            )
+        return FileLeader(Path(f"{url.database}.scheduler.lock"))
+    if backend == "postgresql":
+        return PostgresLeader(database_url)
+    raise ConfigError("database_url", f"backend {backend!r} is not supported; use sqlite or postgresql")

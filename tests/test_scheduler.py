@@ -1,0 +1,257 @@
+"""The scheduler's jobs and the leader lock, on a real SQLite file and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+
+from supportwatch.config import Settings, load_settings
+from supportwatch.errors import ConfigError, SchedulerLocked
+from supportwatch.leader import FileLeader, PostgresLeader, leader_for
+from supportwatch.notify.delivery import DeliveryReport
+from supportwatch.scheduler import JobSpec, Scheduler
+from supportwatch.service import Service
+from supportwatch.store import create_engine_for
+
+NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+
+
+class StubLeader:
+    """Leads when told to; counts releases."""
+
+    description = "stub lock"
+
+    def __init__(self, leading: bool = True) -> None:
+        self.leading = leading
+        self.released = 0
+
+    def acquire(self) -> bool:
+        return self.leading
+
+    def release(self) -> None:
+        self.released += 1
+
+
+def settings_for(url: str, **extra: Any) -> Settings:
+    return Settings.model_validate({"database_url": url, **extra})
+
+
+@pytest.fixture
+def service(sqlite_url: str) -> Iterator[Service]:
+    opened = Service.open(settings_for(sqlite_url, timezone="Europe/Berlin"))
+    yield opened
+    opened.close()
+
+
+def wait_until(condition: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not true within {timeout} s")
+        time.sleep(0.01)
+
+
+# --- jobs from config ---------------------------------------------------------------------
+
+
+def test_jobs_are_built_from_the_config(sqlite_url: str) -> None:
+    settings = settings_for(
+        sqlite_url,
+        timezone="Europe/Berlin",
+        schedule={"notify_minutes": 5, "digest_check_minutes": 30},
+        sources=[
+            {"name": "pinned", "kind": "static"},
+            {
+                "name": "chart-index",
+                "kind": "helm",
+                "url": "https://example.com/index.yaml",
+                "interval_minutes": 20,
+            },
+            {"name": "notes", "kind": "feed", "url": "https://example.com/rss.xml", "enabled": False},
+            {"name": "agent-versions", "kind": "astro_updates", "url": "https://example.com/agent"},
+        ],
+    )
+    opened = Service.open(settings)
+    try:
+        scheduler = Scheduler(opened, StubLeader(), clock=lambda: NOW)
+        scheduler.schedule_jobs()  # not started: no threads
+        jobs = {job.id: job for job in scheduler.aps.get_jobs()}
+        assert list(jobs) == ["poll:chart-index", "poll:agent-versions", "notify", "digest"]
+        assert {key: job.trigger.interval for key, job in jobs.items()} == {
+            "poll:chart-index": timedelta(minutes=20),
+            "poll:agent-versions": timedelta(minutes=60),
+            "notify": timedelta(minutes=5),
+            "digest": timedelta(minutes=30),
+        }
+        assert all(job.trigger.timezone == ZoneInfo("Europe/Berlin") for job in jobs.values())
+        assert all(job.coalesce and job.max_instances == 1 for job in jobs.values())
+        assert jobs["notify"].misfire_grace_time == 300
+        # every job is first due at once, polls first
+        assert jobs["poll:chart-index"].next_run_time == NOW
+        assert all(NOW <= job.next_run_time < NOW + timedelta(seconds=1) for job in jobs.values())
+        assert scheduler.aps.timezone == ZoneInfo("Europe/Berlin")
+    finally:
+        opened.close()
+
+
+def test_schedule_defaults_and_key_path_errors(tmp_path: Path) -> None:
+    schedule = Settings().schedule
+    assert (schedule.notify_minutes, schedule.digest_check_minutes, schedule.leader_retry_seconds) == (
+        15,
+        60,
+        30,
+    )
+    config = tmp_path / "c.yaml"
+    config.write_text("schedule: {notify_minutes: 0}\n")
+    with pytest.raises(ConfigError, match=r"^schedule\.notify_minutes: .*\(got 0\)"):
+        load_settings(config)
+    config.write_text("schedule: {every: 5}\n")
+    with pytest.raises(ConfigError, match=r"^schedule\.every: unknown key"):
+        load_settings(config)
+
+
+def test_a_failing_job_is_logged_without_secrets_and_runs_again(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[datetime] = []
+    again = threading.Event()
+
+    def flaky(now: datetime) -> None:
+        calls.append(now)
+        if len(calls) == 1:
+            raise RuntimeError("cannot reach postgresql://sw:hunter2@db.internal/sw")
+        again.set()
+
+    leader = StubLeader()
+    scheduler = Scheduler(
+        service, leader, clock=lambda: NOW, jobs=[JobSpec("flaky", timedelta(seconds=0.05), flaky)]
+    )
+    with caplog.at_level(logging.INFO, logger="supportwatch.scheduler"):
+        scheduler.start()
+        try:
+            assert again.wait(5), "the job did not run again after failing"
+        finally:
+            scheduler.shutdown(wait_seconds=5)
+    assert calls[:2] == [NOW, NOW]
+    failures = [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
+    assert failures
+    assert failures[0].startswith(
+        "job flaky failed: RuntimeError: cannot reach postgresql://sw:***@db.internal"
+    )
+    assert "hunter2" not in caplog.text
+    assert leader.released == 1
+    assert not scheduler.aps.running
+
+
+def test_the_digest_runs_at_start_up_with_the_injected_clock(
+    service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    digests: list[tuple[datetime, bool]] = []
+    ran = threading.Event()
+
+    def digest(now: datetime, *, scheduled: bool = False, **_: Any) -> DeliveryReport:
+        digests.append((now, scheduled))
+        ran.set()
+        return DeliveryReport()
+
+    monkeypatch.setattr(service, "digest", digest)
+    monkeypatch.setattr(service, "notify", lambda now, **_: DeliveryReport())
+    scheduler = Scheduler(service, StubLeader(), clock=lambda: NOW)
+    scheduler.start()
+    try:
+        assert ran.wait(5), "no digest at start-up"
+    finally:
+        scheduler.shutdown(wait_seconds=5)
+    assert digests == [(NOW, True)]
+
+
+def test_a_follower_schedules_nothing_until_it_wins_and_stops_when_it_loses(service: Service) -> None:
+    leader = StubLeader(leading=False)
+    scheduler = Scheduler(service, leader, clock=lambda: NOW)
+    scheduler.start()
+    try:
+        assert {job.id for job in scheduler.aps.get_jobs()} == {"leader-election"}
+        leader.leading = True
+        scheduler.elect()
+        assert {job.id for job in scheduler.aps.get_jobs()} >= {"notify", "digest", "leader-election"}
+        leader.leading = False
+        scheduler.elect()
+        assert {job.id for job in scheduler.aps.get_jobs()} == {"leader-election"}
+    finally:
+        scheduler.shutdown(wait_seconds=5)
+
+
+# --- SQLite: one scheduler per database file ------------------------------------------------
+
+
+def test_sqlite_refuses_a_second_scheduler_on_the_same_file(sqlite_url: str, tmp_path: Path) -> None:
+    first, second = leader_for(sqlite_url), leader_for(sqlite_url)
+    assert isinstance(first, FileLeader)
+    assert first.path == tmp_path / "supportwatch.db.scheduler.lock"
+    try:
+        assert first.acquire()
+        assert first.acquire()  # idempotent
+        with pytest.raises(SchedulerLocked) as refused:
+            second.acquire()
+        assert str(first.path) in str(refused.value)
+        assert f"pid {os.getpid()}" in str(refused.value)
+        other = leader_for(f"sqlite:///{tmp_path / 'other.db'}")
+        assert other.acquire()  # a different database is fine
+        other.release()
+        first.release()
+        assert second.acquire()  # released: the next one may lead
+    finally:
+        first.release()
+        second.release()
+
+
+def test_in_memory_sqlite_cannot_be_served() -> None:
+    with pytest.raises(ConfigError, match=r"^database_url: an in-memory SQLite"):
+        leader_for("sqlite://")
+
+
+# --- PostgreSQL: an advisory lock on a dedicated connection ----------------------------------
+
+
+def _acquire_within(leader: PostgresLeader, timeout: float = 5.0) -> None:
+    # pg_terminate_backend returns before the backend has exited and dropped its locks
+    wait_until(leader.acquire, timeout)
+
+
+def test_postgres_exactly_one_leader_and_a_dead_leaders_lock_is_released(postgres_url: str) -> None:
+    first, second = leader_for(postgres_url), leader_for(postgres_url)
+    assert isinstance(first, PostgresLeader) and isinstance(second, PostgresLeader)
+    admin = create_engine_for(postgres_url)
+    try:
+        assert first.acquire()
+        assert not second.acquire()
+        assert first.acquire()  # still leading, still one leader
+        assert not second.acquire()
+        # the leader dies: its session goes, and the lock with it
+        with admin.connect() as conn:
+            killed = conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND application_name LIKE 'supportwatch-leader%'"
+                )
+            ).all()
+        assert killed == [(True,)]
+        _acquire_within(second)
+        assert not first.acquire()  # notices its dead session, reconnects, and follows
+        second.release()
+        assert first.acquire()  # a graceful release hands over on the next try
+        assert not second.acquire()
+    finally:
+        first.release()
+        second.release()
+        admin.dispose()
