@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh machine with Python 3.11+:
-#   make run    start supportwatch on the bundled config (SQLite under var/)
+#   make run    the service (scheduler + HTTP on 127.0.0.1:8080) on the bundled config, SQLite under var/
 #   make test   every check and test: ruff, ruff format --check, mypy strict, pytest
 PYTHON ?= python3
 VENV   := .venv
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	mkdir -p var
-	$(BIN)/supportwatch --config config/supportwatch.yaml check --fail-on never
+	$(BIN)/supportwatch --config config/supportwatch.yaml run
 
 lint: $(STAMP)
 	$(BIN)/ruff check service tests bench

@@ -7,6 +7,7 @@ config error (the message names the key path and the bad value).
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from supportwatch.checks import worst
 from supportwatch.config import Settings, load_settings, redact_url
-from supportwatch.errors import ConfigError, StoreError
+from supportwatch.errors import ConfigError, SchedulerLocked, StoreError
 from supportwatch.models import Severity
 from supportwatch.report import (
     check_document,
@@ -346,6 +347,32 @@ def calendar_feed(
             handle.write(body)
     except OSError as exc:
         _fail(f"--output {output!r}: cannot write the calendar: {exc.strerror}; choose a writable path")
+
+
+@app.command()
+def run(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option("--host", help="Listen here (default: web.host).")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", min=0, max=65535, help="Listen on this port (default: web.port).")
+    ] = None,
+) -> None:
+    """The service: scheduler and HTTP until SIGTERM/SIGINT (then exit 0)."""
+    from supportwatch.daemon import serve  # noqa: PLC0415 - the web stack is for `run` only
+
+    settings = _settings(ctx)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # APScheduler logs every job run at INFO; the jobs log what they did themselves
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    try:
+        serve(
+            settings,
+            host=host if host is not None else settings.web.host,
+            port=port if port is not None else settings.web.port,
+        )
+    except (ConfigError, SchedulerLocked, StoreError) as exc:
+        _fail(str(exc))
 
 
 @db_app.command("upgrade")
