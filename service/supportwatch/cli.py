@@ -324,7 +324,7 @@ def poll(
 def calendar_feed(
     ctx: typer.Context,
     team: Annotated[str | None, typer.Option("--team", help="Only the minors this team runs.")] = None,
-    output: Annotated[str | None, typer.Option("--output", help="Write to this file (default stdout).")] = None,
+    output: Annotated[str | None, typer.Option("--output", help="Write the feed to this file.")] = None,
 ) -> None:
     """Write the ICS feed: each agent minor's maintenance window and its end, with reminders."""
     from supportwatch.calendar import feed, known_teams  # noqa: PLC0415 - icalendar only for this command

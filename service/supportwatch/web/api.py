@@ -1,0 +1,99 @@
+"""``/api/v1``: the JSON documents of DESIGN §7 (check, releases), source health, dead letters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from supportwatch.models import Component, SourceState
+from supportwatch.report import check_document, releases_document
+from supportwatch.sources.http import display
+from supportwatch.web.state import WebState, team_reports, web_state
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+State = Annotated[WebState, Depends(web_state)]
+
+
+@router.get("/deployments")
+def deployments(state: State, team: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+    """The ``check --format json`` document (with data health), optionally one team's."""
+    now = state.clock()
+    reports = team_reports(state.service.evaluate(now), team)
+    return check_document(reports, now, state.health_findings(now))
+
+
+@router.get("/deployments/{name}")
+def deployment(name: str, state: State) -> dict[str, Any]:
+    """One deployment's item of the ``check`` document; 404 for a name not tracked."""
+    now = state.clock()
+    found = [report for report in state.service.evaluate(now) if report.deployment.name == name]
+    if not found:
+        raise HTTPException(
+            404, detail=f"no tracked deployment named {name!r}; list them at /api/v1/deployments"
+        )
+    item: dict[str, Any] = check_document(found, now)["deployments"][0]
+    return {"evaluated_at": now.isoformat(), **item}
+
+
+@router.get("/releases")
+def releases(state: State, component: Annotated[Component | None, Query()] = None) -> dict[str, Any]:
+    """The ``releases --format json`` document, optionally one component's."""
+    catalog = state.service.catalog(state.clock())
+    return releases_document(state.service.releases(), catalog, component)
+
+
+@router.get("/sources")
+def sources(state: State) -> dict[str, Any]:
+    """Each configured source's health; URLs without user info or query, errors redacted."""
+    stored = {item.name: item for item in state.service.store.source_states()}
+    return {
+        "sources": [
+            _source_item(
+                state, source.name, source.kind, getattr(source, "url", None), stored.get(source.name)
+            )
+            for source in state.settings.sources
+        ]
+    }
+
+
+def _source_item(
+    state: WebState, name: str, kind: str, url: str | None, stored: SourceState | None
+) -> dict[str, Any]:
+    seen = stored or SourceState(name=name)
+    current = seen.url or url
+    return {
+        "name": name,
+        "kind": kind,
+        "url": display(current) if current else None,
+        "polled": kind != "static",
+        "last_attempt_at": _iso(seen.last_attempt_at),
+        "last_success_at": _iso(seen.last_success_at),
+        "consecutive_failures": seen.consecutive_failures,
+        "last_error": state.scrub(seen.last_error),
+        "disabled": seen.disabled,
+        "release_count": seen.release_count,
+    }
+
+
+@router.get("/dead-letters")
+def dead_letters(state: State) -> dict[str, Any]:
+    """Deliveries that failed for good: target, key, attempts, the (redacted) error and summary."""
+    return {
+        "dead_letters": [
+            {
+                "target": item.target,
+                "key": item.key,
+                "attempts": item.attempts,
+                "created_at": _iso(item.created_at),
+                "last_error": state.scrub(item.last_error),
+                "summary": state.scrub(item.summary),
+            }
+            for item in state.service.dead_letters()
+        ]
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,34 @@
+"""The HTML dashboard: the fleet, upcoming ends, data health, dead letters; untrusted text escaped."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+
+def test_dashboard_shows_the_fleet(client: TestClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    page = response.text
+    assert '<span class="state unmaintained">unmaintained</span>' in page
+    assert "2026-07-10" in page  # eol's end of maintenance
+    assert "Upcoming ends of maintenance" in page
+    assert "2026-10-16" in page  # agent 1.6
+    for link in ('href="/calendar.ics"', 'href="/calendar/platform.ics"', 'href="/api/v1/deployments"'):
+        assert link in page
+    assert "<script" not in page.lower()
+
+
+def test_dashboard_escapes_untrusted_text(client: TestClient) -> None:
+    page = client.get("/").text
+    # the stored source error (with a <script>) surfaces as data health, escaped
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>" not in page
+    assert "&lt;b&gt;eol&lt;/b&gt;" not in page or "<b>eol</b>" not in page
+    assert "invalid_auth posting to ***" in page
+
+
+def test_dashboard_for_one_team(client: TestClient) -> None:
+    page = client.get("/?team=platform").text
+    assert "Deployments (2)" in page
+    assert client.get("/?team=nobody").status_code == 404
