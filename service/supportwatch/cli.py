@@ -306,13 +306,22 @@ def list_acks(ctx: typer.Context) -> None:
 def poll(
     ctx: typer.Context,
     source: Annotated[str | None, typer.Option("--source", help="Poll only the source of this name.")] = None,
+    accept_shrink: Annotated[
+        bool,
+        typer.Option(
+            "--accept-shrink",
+            help="Take an answer that lost over half of its versions as the new baseline (needs --source).",
+        ),
+    ] = False,
 ) -> None:
     """Poll the release sources once; exit 1 if any failed."""
     settings = _settings(ctx)
+    if accept_shrink and source is None:
+        _fail("--accept-shrink needs --source NAME: accept a smaller answer from one source at a time")
     now = datetime.now(UTC)
     with _service(settings) as service:
         try:
-            outcomes = service.poll(now, only=source)
+            outcomes = service.poll(now, only=source, accept_shrink=accept_shrink)
         except ConfigError as exc:
             _fail(str(exc))
     typer.echo(poll_table(outcomes))
