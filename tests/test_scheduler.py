@@ -153,6 +153,27 @@ def test_a_failing_job_is_logged_without_secrets_and_runs_again(
     assert not scheduler.aps.running
 
 
+def test_a_job_queued_behind_a_running_one_does_not_start_after_shutdown(service: Service) -> None:
+    started, release = threading.Event(), threading.Event()
+    second: list[datetime] = []
+
+    def slow(now: datetime) -> None:
+        started.set()
+        release.wait(5)
+
+    jobs = [JobSpec("slow", timedelta(hours=1), slow), JobSpec("second", timedelta(hours=1), second.append)]
+    leader = StubLeader()
+    scheduler = Scheduler(service, leader, clock=lambda: NOW, jobs=jobs)
+    scheduler.start()
+    assert started.wait(5)
+    time.sleep(0.2)  # "second" is now due and queued behind "slow" on the one worker
+    scheduler.shutdown(wait_seconds=0.1)
+    release.set()
+    time.sleep(0.3)
+    assert second == []  # the process is stopping and has given up its lock: no new work
+    assert leader.released == 1
+
+
 def test_the_digest_runs_at_start_up_with_the_injected_clock(
     service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -131,6 +131,7 @@ class Scheduler:
         self.leading = False
         self._running: dict[str, int] = {}
         self._idle = threading.Condition()
+        self._stopping = threading.Event()
         self.aps = BackgroundScheduler(
             timezone=service.settings.tz,
             executors={"default": ThreadPoolExecutor(1), "election": ThreadPoolExecutor(1)},
@@ -158,6 +159,7 @@ class Scheduler:
 
     def shutdown(self, *, wait_seconds: float = 10.0) -> None:
         """Stop scheduling, wait up to ``wait_seconds`` for a running job, release leadership."""
+        self._stopping.set()  # jobs already queued in the executor must not start any more
         if self.aps.running:
             self.aps.shutdown(wait=False)
         with self._idle:
@@ -192,6 +194,9 @@ class Scheduler:
 
     def run_job(self, spec: JobSpec) -> None:
         """Run one job now; any exception is logged (never with a secret) and swallowed."""
+        if self._stopping.is_set():
+            logger.info("job %s skipped: stopping", spec.id)
+            return
         with self._tracking(spec.id):
             try:
                 spec.run(self.clock())
