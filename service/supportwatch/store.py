@@ -229,18 +229,7 @@ class Store:
                     col(ObservationRow.component) == component, col(ObservationRow.version) == version
                 )
             )
-            return [
-                Observation(
-                    component=row.component,  # type: ignore[arg-type]
-                    version=row.version,
-                    source=row.source,
-                    url=row.url,
-                    released_on=row.released_on,
-                    first_seen_at=row.first_seen_at,
-                    seen_at=row.seen_at,
-                )
-                for row in rows
-            ]
+            return [_observation_value(row) for row in rows]
 
     def all_observations(self) -> list[Observation]:
         """Every source's claim about every version (for the date-conflict check)."""
