@@ -14,6 +14,8 @@ def test_dashboard_shows_the_fleet(client: TestClient) -> None:
     assert "2026-07-10" in page  # eol's end of maintenance
     assert "Upcoming ends of maintenance" in page
     assert "2026-10-16" in page  # agent 1.6
+    # 1.7 is the newest minor of major 1: maintained until a newer one ships, no countdown
+    assert "newest minor: open" in page
     for link in ('href="/calendar.ics"', 'href="/calendar/platform.ics"', 'href="/api/v1/deployments"'):
         assert link in page
     assert "<script" not in page.lower()

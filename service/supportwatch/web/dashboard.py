@@ -75,7 +75,7 @@ def dashboard_view(
         key=lambda window: window.end_of_maintenance,
     )
     return {
-        "deployments": [_row(report, today) for report in reports],
+        "deployments": [_row(report, today, catalog) for report in reports],
         "upcoming": [
             {
                 "minor": minor_label(window.minor),
@@ -94,16 +94,23 @@ def dashboard_view(
     }
 
 
-def _row(report: DeploymentReport, today: date) -> dict[str, Any]:
+def _row(report: DeploymentReport, today: date, catalog: Catalog) -> dict[str, Any]:
     end = report.end_of_maintenance
     worst = report.findings[0] if report.findings else None
+    version = report.agent_version
+    # the newest minor stays maintained past its computed date until a newer minor ships
+    open_ended = (
+        version is not None
+        and catalog.policy.latest_minor_supported
+        and catalog.newest_minor(version.major) == version.minor_key
+    )
     return {
         "name": report.deployment.name,
         "team": report.deployment.team,
         "state": report.state.value,
-        "agent": str(report.agent_version) if report.agent_version else "unknown",
-        "end": end.isoformat() if end else "",
-        "days_left": (end - today).days if end else None,
+        "agent": str(version) if version else "unknown",
+        "end": "newest minor: open" if open_ended else (end.isoformat() if end else ""),
+        "days_left": None if open_ended or end is None else (end - today).days,
         "severity": worst.severity.value if worst else "",
         "summary": worst.summary if worst else "",
         "remedy": worst.remedy if worst else "",
