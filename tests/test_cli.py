@@ -152,6 +152,8 @@ def test_check_table_for_people() -> None:
         "MAINTENANCE",
     ]
     assert "eol: [critical] end_of_maintenance:" in result.stdout
+    [current] = [line for line in result.stdout.splitlines() if line.startswith("current ")]
+    assert current.endswith("2027-01-01 (newest minor: open)")
     assert "fix: Move to agent 1.7.1" in result.stdout
 
 

@@ -444,6 +444,8 @@ class DeploymentReport:
     agent_version: AgentVersion | None
     end_of_maintenance: date | None
     findings: tuple[Finding, ...]
+    # on the newest minor while the policy keeps it maintained: end_of_maintenance is not yet due
+    open_ended: bool = False
 
 
 def support_state(s: Subject) -> SupportState:
@@ -465,6 +467,16 @@ def evaluate_one(deployment: Deployment, catalog: Catalog, rules: Rules) -> Depl
         agent_version=subject.agent,
         end_of_maintenance=subject.window.end_of_maintenance if subject.window else None,
         findings=tuple(findings),
+        open_ended=_open_ended(subject),
+    )
+
+
+def _open_ended(s: Subject) -> bool:
+    return (
+        s.agent is not None
+        and s.window is not None
+        and s.policy.latest_minor_supported
+        and s.catalog.newest_minor(s.agent.major) == s.agent.minor_key
     )
 
 

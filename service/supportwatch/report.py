@@ -86,6 +86,11 @@ def health_lines(data_health: Sequence[Finding]) -> list[str]:
     ]
 
 
+def _end_text(report: DeploymentReport) -> str:
+    day = _day(report.end_of_maintenance) or "-"
+    return f"{day} (newest minor: open)" if report.open_ended else day
+
+
 def check_table(reports: Sequence[DeploymentReport], data_health: Sequence[Finding] = ()) -> str:
     """A table for people: one line per deployment, then its findings indented, then data health."""
     rows = [("DEPLOYMENT", "TEAM", "STATE", "AGENT", "END OF MAINTENANCE")]
@@ -95,7 +100,7 @@ def check_table(reports: Sequence[DeploymentReport], data_health: Sequence[Findi
             report.deployment.team,
             report.state.value,
             str(report.agent_version or "-"),
-            _day(report.end_of_maintenance) or "-",
+            _end_text(report),
         )
         for report in reports
     ]
