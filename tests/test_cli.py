@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,9 @@ from typer.testing import CliRunner
 from supportwatch.checks import evaluate
 from supportwatch.cli import app
 from supportwatch.config import StaticSource, load_settings
+from supportwatch.models import Release
 from supportwatch.report import check_document, check_json_chunks
+from supportwatch.service import Service
 from supportwatch.sources.static import static_releases
 
 FIXTURE = Path(__file__).parent / "fixtures" / "every-finding.yaml"
@@ -298,3 +300,25 @@ def test_accept_shrink_needs_a_source() -> None:
     result = invoke("poll", "--accept-shrink")
     assert result.exit_code == 2
     assert "--accept-shrink needs --source NAME" in result.stderr
+
+
+def test_service_reuses_an_evaluation_for_the_same_day_and_catalog(
+    monkeypatch: pytest.MonkeyPatch, sqlite_url: str
+) -> None:
+    monkeypatch.setenv("SW_TEST_DB", sqlite_url)
+    service = Service.open(load_settings(FIXTURE))
+    try:
+        service.apply_static(datetime(2026, 8, 1, tzinfo=UTC))
+        first = service.evaluate(datetime(2026, 8, 1, 9, tzinfo=UTC))
+        again = service.evaluate(datetime(2026, 8, 1, 17, tzinfo=UTC))
+        assert [a is b for a, b in zip(first, again, strict=True)] == [True] * len(first)
+        next_day = service.evaluate(datetime(2026, 8, 2, 9, tzinfo=UTC))
+        assert next_day[0] is not first[0]
+        assert next_day[0].state.value == "current"
+        newer = [Release("agent", "1.7.3", date(2026, 7, 21))]  # out for longer than the grace period
+        service.store.record("extra", None, newer, seen_at=datetime.now(UTC))
+        changed = service.evaluate(datetime(2026, 8, 2, 9, tzinfo=UTC))
+        assert changed[0].deployment.name == "current"
+        assert changed[0].state.value == "behind"  # a new catalog is evaluated afresh
+    finally:
+        service.close()

@@ -7,7 +7,7 @@ share one code path. Methods take ``now`` so that ``--at`` and tests can move ti
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import Engine
@@ -67,6 +67,10 @@ class Service:
     fetcher: Fetcher | None = None
     _client: httpx.Client | None = field(default=None, repr=False)
     _sources: dict[str, Source] | None = field(default=None, repr=False)
+    # the last evaluation and what it was computed from: (day, releases) -> reports
+    _evaluated: tuple[tuple[date, tuple[Release, ...]], list[DeploymentReport]] | None = field(
+        default=None, repr=False
+    )
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool | None = None) -> Service:
@@ -205,15 +209,26 @@ class Service:
         )
 
     def evaluate(self, now: datetime) -> list[DeploymentReport]:
-        """Every tracked deployment's report as of ``now``."""
-        return evaluate(
+        """Every tracked deployment's report as of ``now``.
+
+        Reports depend only on the day and the catalog (the settings are fixed for the process),
+        so a repeat for the same day and catalog is served from the last evaluation.
+        """
+        releases = tuple(self.store.releases())
+        key = (evaluation_day(now, self.settings.tz), releases)
+        cached = self._evaluated
+        if cached is not None and cached[0] == key:
+            return list(cached[1])
+        reports = evaluate(
             self.settings.deployment_values(),
-            self.store.releases(),
+            releases,
             self.settings.maintenance_policy(),
             rules=self.settings.rules(),
             now=now,
             tz=self.settings.tz,
         )
+        self._evaluated = (key, reports)
+        return list(reports)
 
     # --- notifications ------------------------------------------------------------------
 
