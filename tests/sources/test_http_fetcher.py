@@ -225,6 +225,20 @@ def test_the_guard_refuses_non_public_ranges(address: str, label: str) -> None:
 def test_the_guard_allows_public_addresses() -> None:
     assert refused_reason("93.184.216.34") is None
     assert refused_reason("2606:4700::1111") is None
+    assert refused_reason("2002:5db8:d822::") is None  # 6to4 of a public address
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("2002:7f00:1::", "6to4-wrapped loopback address 127.0.0.1"),
+        ("2002:a00:1::", "6to4-wrapped private address 10.0.0.1"),
+        ("64:ff9b::a9fe:a9fe", "NAT64-wrapped link-local address 169.254.169.254"),
+        ("::ffff:192.168.1.1", "IPv4-mapped private address 192.168.1.1"),
+    ],
+)
+def test_the_guard_sees_through_ipv6_forms_of_ipv4(address: str, reason: str) -> None:
+    assert refused_reason(address) == reason
 
 
 def test_the_guard_checks_what_a_name_resolves_to() -> None:

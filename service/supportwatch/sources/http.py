@@ -127,9 +127,10 @@ def getaddrinfo_resolver(host: str, port: int) -> list[str]:
 def refused_reason(address: str) -> str | None:
     """Why ``address`` may not be fetched from (None: a public address)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        inner = refused_reason(str(ip.ipv4_mapped))
-        return f"IPv4-mapped {inner}" if inner else None
+    if isinstance(ip, ipaddress.IPv6Address) and (embedded := _embedded_ipv4(ip)) is not None:
+        kind, inner_ip = embedded
+        inner = refused_reason(str(inner_ip))
+        return f"{kind} {inner}" if inner else None
     for label, flag in (
         ("loopback", ip.is_loopback),
         ("link-local", ip.is_link_local),
@@ -140,6 +141,20 @@ def refused_reason(address: str) -> str | None:
         if flag:
             return f"{label} address {ip}"
     return None if ip.is_global else f"non-public address {ip}"
+
+
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Address] | None:
+    # IPv6 forms that carry an IPv4 address reach that address: judge it by the IPv4 rules
+    if ip.ipv4_mapped is not None:
+        return "IPv4-mapped", ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return "6to4-wrapped", ip.sixtofour
+    if ip in _NAT64:
+        return "NAT64-wrapped", ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
 
 
 def check_address(url: httpx.URL, *, allow_private: bool, resolve: Resolver) -> None:
