@@ -208,3 +208,16 @@ def test_json_config_is_read_and_duplicate_keys_refused(tmp_path: Path) -> None:
     assert load_settings(write(tmp_path, "deployments_file: deps.json\n")).deployments == []
     err = error_of(tmp_path, '{"timezone": "UTC", "timezone": "Europe/Berlin"}')
     assert "duplicate key 'timezone'" in str(err)
+
+
+def test_email_addresses_are_checked_and_international_domains_made_ascii(tmp_path: Path) -> None:
+    base = "smtp: {host: h, sender: sw@example.com}\nreceivers:\n  - {name: r, email: {to: [%s]}}\n"
+    settings = load_settings(write(tmp_path, base % "'team@bücher.example'"))
+    assert settings.receivers[0].email is not None
+    assert settings.receivers[0].email.to == ["team@xn--bcher-kva.example"]
+    err = error_of(tmp_path, base % "'tëam@example.com'")
+    assert err.path == "receivers[0].email.to[0]"
+    assert "SMTPUTF8" in str(err)
+    err = error_of(tmp_path, base % "'not-an-address'")
+    assert err.path == "receivers[0].email.to[0]"
+    assert error_of(tmp_path, "smtp: {host: h, sender: 'nobody'}\n").path == "smtp.sender"

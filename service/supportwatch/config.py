@@ -310,16 +310,22 @@ class SlackSettings(_Model):
         return self
 
 
-class EmailSettings(_Model):
-    to: list[str] = Field(min_length=1)
+def _email_address(value: str) -> str:
+    """A plain ``local@domain`` address; an international domain is stored in its ASCII form."""
+    if not re.fullmatch(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+", value):
+        raise ValueError(f"{value!r} is not an email address; expected local@domain")
+    local, _, domain = value.rpartition("@")
+    if not local.isascii():
+        raise ValueError(f"{value!r} has a non-ASCII local part, which needs SMTPUTF8; use an ASCII address")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"{value!r} has a domain that is not a valid host name") from None
+    return f"{local}@{ascii_domain}"
 
-    @field_validator("to")
-    @classmethod
-    def _addresses(cls, value: list[str]) -> list[str]:
-        for address in value:
-            if not re.fullmatch(r"[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+", address):
-                raise ValueError(f"{address!r} is not an email address")
-        return value
+
+class EmailSettings(_Model):
+    to: list[Annotated[str, AfterValidator(_email_address)]] = Field(min_length=1)
 
 
 class ReceiverSettings(_Model):
@@ -345,7 +351,7 @@ class SmtpSettings(_Model):
     security: Literal["starttls", "tls", "none"] = "starttls"
     username: str | None = None
     password: SecretStr | None = None
-    sender: str
+    sender: Annotated[str, AfterValidator(_email_address)]
     timeout_seconds: float = Field(default=30.0, gt=0)
 
 
