@@ -287,6 +287,23 @@ def ack(
     typer.echo(f"acknowledged {saved.dedup_key} {when}")
 
 
+@app.command()
+def redrive(
+    ctx: typer.Context,
+    target: Annotated[
+        str | None, typer.Option("--target", help="Only this target, e.g. data-platform/slack.")
+    ] = None,
+    key: Annotated[str | None, typer.Option("--key", help="Only this delivery key.")] = None,
+) -> None:
+    """Re-queue dead letters once their cause is fixed; the next notify run sends them."""
+    settings = _settings(ctx)
+    with _service(settings) as service:
+        count = service.redrive(datetime.now(UTC), target=target, key=key)
+    typer.echo(
+        f"re-queued {count} dead letter(s)" + ("; run `supportwatch notify` to send them" if count else "")
+    )
+
+
 @app.command("acks")
 def list_acks(ctx: typer.Context) -> None:
     """List acknowledged findings."""

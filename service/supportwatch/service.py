@@ -284,6 +284,10 @@ class Service:
     def acks(self) -> list[Ack]:
         return NotifyStore(self.engine).acks()
 
+    def redrive(self, now: datetime, *, target: str | None = None, key: str | None = None) -> int:
+        """Re-queue dead letters after the cause was fixed; the next ``notify`` sends them."""
+        return NotifyStore(self.engine).redrive(now=now, target=target, key=key)
+
     def dead_letters(self) -> list[DeliveryRecord]:
         """Deliveries that failed for good, for health and operators."""
         return NotifyStore(self.engine).records(state="dead")

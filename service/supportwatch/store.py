@@ -487,6 +487,26 @@ class NotifyStore:
                 )
             session.commit()
 
+    def redrive(self, *, now: datetime, target: str | None = None, key: str | None = None) -> int:
+        """Put dead letters (optionally of one target or key) back in the queue, due at ``now``.
+
+        For after an operator fixed what made them fail for good (a revoked token, an archived
+        channel); the give-up clock starts again. Returns how many were re-queued.
+        """
+        conditions = [col(DeliveryRow.state) == "dead"]
+        if target is not None:
+            conditions.append(col(DeliveryRow.target) == target)
+        if key is not None:
+            conditions.append(col(DeliveryRow.key) == key)
+        with Session(self.engine) as session:
+            count = session.exec(
+                update(DeliveryRow)
+                .where(and_(*conditions))
+                .values(state="retry", next_attempt_at=now, created_at=now, lease_until=None)
+            ).rowcount
+            session.commit()
+        return int(count)
+
     def records(self, *, state: str | None = None, target: str | None = None) -> list[DeliveryRecord]:
         """Delivery-log rows, optionally one state (``dead`` for the dead letters) or target."""
         conditions = []
