@@ -330,6 +330,7 @@ def test_a_yanked_agent_is_critical_and_names_the_good_patch() -> None:
     assert found.dedup_key == "yanked_version:d1:agent-1.6.2"
     assert found.summary == "d1 runs agent 1.6.2, which the vendor has yanked"
     assert found.remedy == f"Move to agent 1.6.1: {REPO}:3.2-3-python-3.12-astro-agent-1.6.1"
+    assert report.state is SupportState.BEHIND  # newer than every good release, still not current
 
 
 def test_a_yanked_runtime_is_flagged_with_a_tag_on_another_runtime() -> None:

@@ -453,6 +453,8 @@ def support_state(s: Subject) -> SupportState:
         return SupportState.UNKNOWN
     if s.unmaintained:
         return SupportState.UNMAINTAINED
+    if s.agent in s.catalog.yanked:
+        return SupportState.BEHIND  # maintained, but a pulled release is never the one to be on
     newest = s.catalog.newest_agent(major=s.agent.major, grace_days=s.policy.behind_grace_days)
     return SupportState.BEHIND if newest is not None and newest > s.agent else SupportState.CURRENT
 

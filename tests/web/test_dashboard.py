@@ -16,6 +16,9 @@ def test_dashboard_shows_the_fleet(client: TestClient) -> None:
     assert "2026-10-16" in page  # agent 1.6
     # 1.7 is the newest minor of major 1: maintained until a newer one ships, no countdown
     assert "newest minor: open" in page
+    # an unknown agent version has no window at all, open or not
+    [typo_row] = [row for row in page.split("<tr") if ">typo<" in row]
+    assert "newest minor: open" not in typo_row
     for link in ('href="/calendar.ics"', 'href="/calendar/platform.ics"', 'href="/api/v1/deployments"'):
         assert link in page
     assert "<script" not in page.lower()

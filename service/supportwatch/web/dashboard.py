@@ -75,7 +75,7 @@ def dashboard_view(
         key=lambda window: window.end_of_maintenance,
     )
     return {
-        "deployments": [_row(report, today, catalog) for report in reports],
+        "deployments": [_row(report, today) for report in reports],
         "upcoming": [
             {
                 "minor": minor_label(window.minor),
@@ -94,16 +94,12 @@ def dashboard_view(
     }
 
 
-def _row(report: DeploymentReport, today: date, catalog: Catalog) -> dict[str, Any]:
+def _row(report: DeploymentReport, today: date) -> dict[str, Any]:
     end = report.end_of_maintenance
     worst = report.findings[0] if report.findings else None
     version = report.agent_version
     # the newest minor stays maintained past its computed date until a newer minor ships
-    open_ended = (
-        version is not None
-        and catalog.policy.latest_minor_supported
-        and catalog.newest_minor(version.major) == version.minor_key
-    )
+    open_ended = report.open_ended
     return {
         "name": report.deployment.name,
         "team": report.deployment.team,
