@@ -13,6 +13,11 @@ def test_dashboard_shows_the_fleet(client: TestClient) -> None:
     assert '<span class="state unmaintained">unmaintained</span>' in page
     assert "2026-07-10" in page  # eol's end of maintenance
     assert "Upcoming ends of maintenance" in page
+    upcoming = page.split("Upcoming ends of maintenance")[1].split("Data health")[0]
+    assert "<td>1.6</td>" in upcoming
+    # 1.7 and 2.0 are the newest minors of their majors: no end is due while they are
+    assert "<td>1.7</td>" not in upcoming
+    assert "<td>2.0</td>" not in upcoming
     assert "2026-10-16" in page  # agent 1.6
     # 1.7 is the newest minor of major 1: maintained until a newer one ships, no countdown
     assert "newest minor: open" in page
