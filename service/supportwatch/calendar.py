@@ -155,10 +155,7 @@ def feed_stamp(now: datetime, tz: ZoneInfo) -> datetime:
 
 def open_ended_minors(catalog: Catalog) -> set[Minor]:
     """Minors the policy keeps maintained past their date: the newest of each major."""
-    if not catalog.policy.latest_minor_supported:
-        return set()
-    majors = {major for major, _ in catalog.windows}
-    return {newest for major in majors if (newest := catalog.newest_minor(major)) is not None}
+    return {minor for minor in catalog.windows if catalog.open_ended(minor)}
 
 
 def team_deployments(reports: Iterable[DeploymentReport], team: str) -> dict[Minor, list[str]]:

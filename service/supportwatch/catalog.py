@@ -143,6 +143,10 @@ class Catalog:
         keys = [key for key in self.windows if key[0] == major]
         return max(keys) if keys else None
 
+    def open_ended(self, minor: tuple[int, int]) -> bool:
+        """Whether the policy keeps ``minor`` maintained past its date: the newest of its major."""
+        return self.policy.latest_minor_supported and self.newest_minor(minor[0]) == minor
+
     def window(self, version: AgentVersion) -> MinorWindow | None:
         return self.windows.get(version.minor_key)
 

@@ -116,8 +116,7 @@ def check_end_of_maintenance(s: Subject) -> Finding | None:
 def check_maintenance_ending(s: Subject) -> Finding | None:
     if s.agent is None or s.window is None or s.unmaintained:
         return None
-    newest = s.catalog.newest_minor(s.agent.major) == s.agent.minor_key
-    if newest and s.policy.latest_minor_supported:
+    if s.catalog.open_ended(s.agent.minor_key):
         return None
     left = s.window.days_left(s.today)
     rung = reminder_rung(left, s.policy.reminder_days)
@@ -474,12 +473,7 @@ def evaluate_one(deployment: Deployment, catalog: Catalog, rules: Rules) -> Depl
 
 
 def _open_ended(s: Subject) -> bool:
-    return (
-        s.agent is not None
-        and s.window is not None
-        and s.policy.latest_minor_supported
-        and s.catalog.newest_minor(s.agent.major) == s.agent.minor_key
-    )
+    return s.agent is not None and s.window is not None and s.catalog.open_ended(s.agent.minor_key)
 
 
 def evaluate(

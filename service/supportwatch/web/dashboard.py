@@ -71,16 +71,11 @@ def dashboard_view(
             key = report.agent_version.minor_key
             running[key] = running.get(key, 0) + 1
     # as in the calendar: the newest minor of a major has no end while the policy keeps it maintained
-    open_minors = {
-        key
-        for key in catalog.windows
-        if catalog.policy.latest_minor_supported and catalog.newest_minor(key[0]) == key
-    }
     upcoming = sorted(
         (
             window
             for window in catalog.windows.values()
-            if window.end_of_maintenance >= today and window.minor not in open_minors
+            if window.end_of_maintenance >= today and not catalog.open_ended(window.minor)
         ),
         key=lambda window: window.end_of_maintenance,
     )
