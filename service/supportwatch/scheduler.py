@@ -169,8 +169,12 @@ class Scheduler:
         self.leading = False
 
     def schedule_jobs(self) -> None:
-        """Add every job, each first due now (in spec order), then at its interval."""
-        now = self.clock()
+        """Add every job, each first due now (in spec order), then at its interval.
+
+        APScheduler schedules on the real clock; the injected ``clock`` only supplies the
+        ``now`` each job receives, so a test clock fixed in the past cannot stall the jobs.
+        """
+        now = utc_now()
         tz = self.service.settings.tz
         for order, spec in enumerate(self.specs):
             self.aps.add_job(
