@@ -136,7 +136,9 @@ def test_feed_for_the_fixture_fleet(monkeypatch: pytest.MonkeyPatch) -> None:
     at = datetime(2026, 8, 1, tzinfo=UTC)
     catalog, reports = fixture_inputs(monkeypatch, at)
     full = events(feed(catalog, reports, now=at, tz=ZoneInfo("UTC")))
-    assert "agent-1.7-end@supportwatch" not in full  # the newest 1.x minor is open-ended
+    # 2.0.0 (2026-07-15) counts from 2026-07-22: 2.0 is the newest stable minor and open-ended,
+    # and 1.7, the last minor of major 1, follows its own window to 2027-01-01
+    assert full["agent-1.7-end@supportwatch"].decoded("DTSTART") == date(2027, 1, 1)
     assert "agent-2.0-end@supportwatch" not in full
     assert full["agent-1.6-end@supportwatch"].decoded("DTSTART") == date(2026, 10, 16)
     by_minor = team_deployments(reports, "platform")
@@ -146,6 +148,7 @@ def test_feed_for_the_fixture_fleet(monkeypatch: pytest.MonkeyPatch) -> None:
         "agent-1.3-maintenance.team-platform@supportwatch",
         "agent-1.3-end.team-platform@supportwatch",
         "agent-1.7-maintenance.team-platform@supportwatch",
+        "agent-1.7-end.team-platform@supportwatch",
     }
 
 

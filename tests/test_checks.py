@@ -100,7 +100,11 @@ def test_current_deployment_has_no_findings() -> None:
     report = run(dep("3.2-4-python-3.12-astro-agent-1.7.0", chart="2.1.0", orch="3.2-4"), date(2026, 6, 20))
     assert report.findings == ()
     assert report.state is SupportState.CURRENT
-    assert report.end_of_maintenance == date(2026, 12, 1)
+    # 1.7 is the newest stable minor: open, with its nominal end kept apart
+    assert report.open_ended
+    assert report.end_of_maintenance is None
+    assert report.nominal_end_of_maintenance == date(2026, 12, 1)
+    assert not report.target.moves and report.plan == ()
 
 
 def test_end_of_maintenance_names_exact_fixed_tag_same_python_and_runtime_ceiling() -> None:
@@ -196,13 +200,16 @@ def test_chart_incompatible_names_the_chart_to_move_to() -> None:
     compatible = run(dep("3.1-9-python-3.12-astro-agent-1.5.0", chart="1.5.0"), date(2026, 6, 20))
     assert "chart_incompatible" not in kinds(compatible)
     unlisted = run(dep("3.1-9-python-3.12-astro-agent-1.6.0", chart="1.5.0"), date(2026, 6, 20))
-    assert "Upgrade the chart to 2.1.0" in finding(unlisted, FindingKind.CHART_INCOMPATIBLE).remedy
+    # chart 2.1.0 admits the running 1.6.0, so the chart moves first, then the agent to the newest minor
+    assert finding(unlisted, FindingKind.CHART_INCOMPATIBLE).remedy == (
+        f"Upgrade the chart from 1.5.0 to 2.1.0; then move to agent 1.7.0: {REPO}:3.2-4-python-3.12-astro-agent-1.7.0"
+    )
 
 
 def test_agent_remedy_adds_chart_upgrade_when_target_needs_it() -> None:
     report = run(dep("3.1-9-python-3.12-astro-agent-1.5.0", chart="1.5.0"), date(2026, 10, 1))
     found = finding(report, FindingKind.END_OF_MAINTENANCE)
-    assert "chart 1.5.0 does not support it: upgrade the chart to 2.1.0 first" in found.remedy
+    assert found.remedy.startswith("Upgrade the chart from 1.5.0 to 2.1.0; then move to agent 1.7.0: ")
 
 
 def test_chart_breaking_upgrade_lists_steps_and_behind_latest() -> None:
@@ -211,7 +218,8 @@ def test_chart_breaking_upgrade_lists_steps_and_behind_latest() -> None:
     assert breaking.severity is Severity.INFO
     assert "1. Convert values to v2; 2. Delete workers by label" in breaking.remedy
     behind = finding(report, FindingKind.CHART_BEHIND_LATEST)
-    assert "Upgrade the chart to 2.1.0 (ships agent 1.7.0 by default)" in behind.remedy
+    assert "chart 2.1.0 is the newest (it ships agent 1.7.0 by default)" in behind.summary
+    assert behind.remedy.startswith("Upgrade the chart from 1.5.0 to 2.1.0; then move to agent 1.7.0")
     on_two = run(dep("3.2-2-python-3.12-astro-agent-1.6.1", chart="2.0.0"), date(2026, 6, 20))
     assert "chart_breaking_upgrade" not in kinds(on_two)
     assert "chart_behind_latest" in kinds(on_two)
@@ -221,19 +229,22 @@ def test_runtime_skew_picks_a_tag_within_the_orchestration_runtime() -> None:
     report = run(dep("3.1-10-python-3.12-astro-agent-1.6.1", orch="3.1-9"), date(2026, 5, 10))
     found = finding(report, FindingKind.RUNTIME_SKEW)
     assert "3.1-10" in found.summary and "3.1-9" in found.summary  # 3.1-10 > 3.1-9 numerically
-    assert found.remedy == (
-        "Use an agent image whose Runtime is at most 3.1-9, or upgrade the orchestration plane"
-    )
+    # no image of 1.6.1 (or newer) has a Runtime <= 3.1-9; 1.6.0 would leave 1.6.1 behind it:
+    # the smallest move that clears everything is raising the orchestration plane to 3.1-10
+    assert found.remedy == "Upgrade the orchestration plane to Runtime 3.1-10 or later"
+    assert report.target.blocked and report.target.tag is None
+    assert [step.change for step in report.plan] == ["orchestration"]
     fine = run(dep("3.1-9-python-3.12-astro-agent-1.6.0", orch="3.1-10"), date(2026, 5, 10))
     assert "runtime_skew" not in kinds(fine)
     fixable = run(dep("3.2-2-python-3.12-astro-agent-1.6.0", orch="3.1-9"), date(2026, 5, 10))
-    assert finding(fixable, FindingKind.RUNTIME_SKEW).remedy == (
-        f"Use {REPO}:3.1-9-python-3.12-astro-agent-1.6.0 (Runtime 3.1-9 <= 3.1-9)"
+    # 1.6.1 (2026-05-04) does not count before 2026-05-11, so 1.6.0 on 3.1-9 clears everything
+    assert (
+        finding(fixable, FindingKind.RUNTIME_SKEW).remedy == f"Use {REPO}:3.1-9-python-3.12-astro-agent-1.6.0"
     )
     # no 1.6.1 tag fits under 3.1-7, but an older-Runtime tag of a newer agent is not invented either
     newer = run(dep("3.1-9-python-3.12-astro-agent-1.3.1", orch="3.1-7"), date(2026, 2, 1))
-    assert finding(newer, FindingKind.RUNTIME_SKEW).remedy == (
-        f"Use {REPO}:3.1-7-python-3.12-astro-agent-1.3.1 (Runtime 3.1-7 <= 3.1-7)"
+    assert (
+        finding(newer, FindingKind.RUNTIME_SKEW).remedy == f"Use {REPO}:3.1-7-python-3.12-astro-agent-1.3.1"
     )
 
 
@@ -251,11 +262,14 @@ def test_floating_tags_are_unknown_state(tag: str) -> None:
     report = run(dep(tag, orch="3.2-4"), date(2026, 6, 20))
     found = finding(report, FindingKind.FLOATING_TAG)
     assert report.state is SupportState.UNKNOWN
-    # the newest agent published on that Runtime, Python and flavour: what the floating tag points to
+    # the newest agent published on that Runtime, Python and flavour: what the floating tag points to,
+    # pinned first; 1.6.0 is behind 1.6.1 and 1.7 (both counted), so the target is 1.7.0 on 3.2-4
     suffix = "-base" if tag.endswith("-base") else ""
+    assert report.plan[0].change == "pin"
+    assert report.plan[0].image == f"{REPO}:3.1-9-python-3.12-astro-agent-1.6.0{suffix}"
     assert (
         found.remedy
-        == f"Pin a fixed tag. Move to agent 1.6.0: {REPO}:3.1-9-python-3.12-astro-agent-1.6.0{suffix}"
+        == f"Pin a fixed tag. Move to agent 1.7.0: {REPO}:3.2-4-python-3.12-astro-agent-1.7.0{suffix}"
     )
 
 
@@ -270,7 +284,8 @@ def test_unknown_versions() -> None:
     found = finding(report, FindingKind.UNKNOWN_VERSION)
     assert found.dedup_key == "unknown_version:d1:agent-1.6.9+chart-2.0.7+runtime-3.1-11"
     assert report.state is SupportState.UNKNOWN
-    assert report.end_of_maintenance is None
+    # an unseen patch of the known minor 1.6 follows 1.6's window (1.7 counts since 2026-06-08)
+    assert report.end_of_maintenance == date(2026, 10, 16)
 
 
 def test_an_unknown_runtime_used_on_both_planes_is_named_once() -> None:
@@ -339,4 +354,4 @@ def test_a_yanked_runtime_is_flagged_with_a_tag_on_another_runtime() -> None:
     report = run(dep("3.2-5-python-3.12-astro-agent-1.7.1", orch="3.2-5"), date(2026, 6, 20), releases)
     found = finding(report, FindingKind.YANKED_VERSION)
     assert found.dedup_key == "yanked_version:d1:runtime-3.2-5"
-    assert found.remedy == f"Use {REPO}:3.2-4-python-3.12-astro-agent-1.7.1 (Runtime 3.2-4 <= 3.2-5)"
+    assert found.remedy == f"Use {REPO}:3.2-4-python-3.12-astro-agent-1.7.1"

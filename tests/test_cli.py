@@ -103,10 +103,13 @@ def test_check_json_states_and_remedies() -> None:
     [patch] = [f for f in items["ending"]["findings"] if f["kind"] == "behind_latest_patch"]
     assert patch["severity"] == "warning"
     assert patch["dedup_key"] == "behind_latest_patch:ending:agent-1.6.0->1.6.1"
-    # 1.6.1 ships only on Runtime 3.2-3, above this orchestration plane's 3.2-2; chart 1.5.0 rejects 1.6.x
+    # Worked by hand: no image of 1.6.1, 1.7.x or 2.0.0 has a Runtime <= 3.2-2, and 1.6.0 stays behind
+    # 1.6.1. 1.7.1 (1.7.2 is yanked) on 3.2-5 clears everything once the orchestration plane is on
+    # 3.2-5; chart 2.3.3 admits the running 1.6.0, so the chart moves before the agent.
     assert patch["remedy"] == (
-        "Move to agent 1.6.1 (no image tag with Runtime <= 3.2-2 is known for it yet; see the agent image "
-        "reference); chart 1.5.0 does not support it: upgrade the chart to 2.3.3 first"
+        "Upgrade the orchestration plane to Runtime 3.2-5 or later; then upgrade the chart from 1.5.0 to "
+        "2.3.3; then move to agent 1.7.1: "
+        "images.astronomer.cloud/baseimages/astro-remote-execution-agent:3.2-5-python-3.12-astro-agent-1.7.1"
     )
     [floating] = items["floating"]["findings"]
     assert floating["remedy"].endswith(":3.2-5-python-3.12-astro-agent-1.7.1-base")
@@ -155,7 +158,8 @@ def test_check_table_for_people() -> None:
     ]
     assert "eol: [critical] end_of_maintenance:" in result.stdout
     [current] = [line for line in result.stdout.splitlines() if line.startswith("current ")]
-    assert current.endswith("2027-01-01 (newest minor: open)")
+    # 2.0.0 counts since 2026-07-22, so 1.7 is no longer the open newest minor
+    assert current.endswith("2027-01-01")
     assert "fix: Move to agent 1.7.1" in result.stdout
 
 

@@ -3,7 +3,8 @@
 A minor is maintained on days ``released_on <= d < end_of_maintenance`` (DESIGN §1), which is
 exactly an all-day VEVENT with an exclusive DTEND. A second all-day event marks the end day
 and carries one VALARM per reminder rung, then one on the day. While the policy keeps the
-newest minor of a major maintained, that minor has no end event (nothing is ending yet).
+newest stable minor maintained, that minor has no end event (nothing is ending yet); a minor
+kept past its nominal end by that exemption ends on the day a newer release counts.
 
 The output depends only on the arguments, ``now`` included (it is the DTSTAMP): the same
 store on the same day renders the same bytes, so an HTTP ETag over them is meaningful.
@@ -12,6 +13,7 @@ store on the same day renders the same bytes, so an HTTP ETag over them is meani
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -154,8 +156,19 @@ def feed_stamp(now: datetime, tz: ZoneInfo) -> datetime:
 
 
 def open_ended_minors(catalog: Catalog) -> set[Minor]:
-    """Minors the policy keeps maintained past their date: the newest of each major."""
+    """Minors the policy keeps maintained with no end yet: the newest stable minor."""
     return {minor for minor in catalog.windows if catalog.open_ended(minor)}
+
+
+def effective_windows(catalog: Catalog) -> list[MinorWindow]:
+    """Each minor's window ending when maintenance really ends (later than nominal while the
+    newest-minor exemption lasts until a newer release counts)."""
+    windows = []
+    for minor, window in catalog.windows.items():
+        maintenance = catalog.maintenance(minor)
+        ends_on = maintenance.ends_on if maintenance is not None else None
+        windows.append(window if ends_on is None else replace(window, end_of_maintenance=ends_on))
+    return windows
 
 
 def team_deployments(reports: Iterable[DeploymentReport], team: str) -> dict[Minor, list[str]]:
@@ -178,7 +191,7 @@ def feed(
     """The ICS feed as the CLI and the web serve it: every minor, or only ``team``'s."""
     by_minor = team_deployments(reports, team) if team is not None else None
     return render_calendar(
-        catalog.windows.values(),
+        effective_windows(catalog),
         now=feed_stamp(now, tz),
         policy=catalog.policy,
         deployments_by_minor=by_minor,

@@ -3,6 +3,16 @@
 Built from the store's reconciled ``Release`` values. Releases dated after ``today`` do not
 exist yet (so ``--at`` in the past sees the past); releases without a date count as released.
 Versions that fail to parse are kept out and counted in ``skipped``.
+
+How the policy is read (README "How the policy is read"):
+
+1. The newest-minor exemption (``latest_minor_supported``) belongs to the newest *stable*
+   minor overall, not to the newest minor of each major.
+2. A newer release counts once it has been out ``behind_grace_days``. Until then the minor it
+   will push out of maintenance stays maintained, and its end is known: the later of its
+   nominal end and the day the newer release counts (``Maintenance.ends_on``).
+3. Yanked, non-stable and pre-release versions never count: they end no exemption, make
+   nothing behind and are never recommended (``recommendable``).
 """
 
 from __future__ import annotations
@@ -26,6 +36,39 @@ class AgentRelease:
     released_on: date | None
     tags: tuple[ImageTag, ...]
     recommendable: bool
+    channel: str = "stable"
+
+
+@dataclass(frozen=True, slots=True)
+class Maintenance:
+    """One minor's standing on the catalog's day: its nominal window and when it really ends.
+
+    ``ends_on`` is None while the minor is *open*: it is the newest stable minor and the policy
+    keeps the newest minor maintained. Otherwise it is the first unmaintained day: the nominal
+    end, or, when a newer release ended the exemption, the later of the nominal end and the
+    day that release counts (``superseded_by``, counting from ``counts_on``).
+    """
+
+    window: MinorWindow
+    ends_on: date | None
+    superseded_by: AgentVersion | None = None
+    counts_on: date | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.ends_on is None
+
+    @property
+    def extended(self) -> bool:
+        """Whether the newest-minor exemption keeps the minor maintained past its nominal end."""
+        return self.ends_on is not None and self.ends_on > self.window.end_of_maintenance
+
+    def days_left(self, day: date) -> int | None:
+        """Days from ``day`` until the first unmaintained day (None while open)."""
+        return None if self.ends_on is None else (self.ends_on - day).days
+
+    def maintained_on(self, day: date) -> bool:
+        return self.window.released_on <= day and (self.ends_on is None or day < self.ends_on)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +95,7 @@ class Catalog:
     _newest_chart_for: dict[AgentVersion, AgentVersion | None] = field(default_factory=dict)
     _ascending: list[AgentVersion] | None = None
     _charts_memo: dict[str, AgentVersion | None] = field(default_factory=dict)
+    _maintenance: dict[tuple[int, int], Maintenance | None] = field(default_factory=dict)
     memo: dict[Hashable, Any] = field(default_factory=dict)
     """Derived answers of the pure remedy searches, keyed by their inputs (one catalog, one day)."""
 
@@ -83,7 +127,9 @@ class Catalog:
             self.yanked.add(version)
         if release.component == "agent":
             tags = tuple(_tags(release.image_tags))
-            self.agents[version] = AgentRelease(version, release.released_on, tags, recommendable)
+            self.agents[version] = AgentRelease(
+                version, release.released_on, tags, recommendable, release.channel
+            )
         else:
             app = _maybe_version(release.app_version)
             self.charts[version] = ChartRelease(version, release.released_on, app, recommendable)
@@ -138,14 +184,37 @@ class Catalog:
         start = 0 if newer_than is None else bisect_right(self._ascending, newer_than)
         return self._ascending[start:][::-1]
 
-    def newest_minor(self, major: int) -> tuple[int, int] | None:
-        """The newest released minor of ``major`` (no grace: a released minor is the latest)."""
-        keys = [key for key in self.windows if key[0] == major]
-        return max(keys) if keys else None
+    def counts_on(self, item: AgentRelease) -> date:
+        """The first day ``item`` counts for every rule: out for ``behind_grace_days``."""
+        if item.released_on is None:
+            return date.min
+        return item.released_on + timedelta(days=self.policy.behind_grace_days)
+
+    def maintenance(self, minor: tuple[int, int]) -> Maintenance | None:
+        """The minor's maintenance on ``today`` (policy readings 1-3 above); None if unknown."""
+        if minor not in self._maintenance:
+            self._maintenance[minor] = self._maintenance_of(minor)
+        return self._maintenance[minor]
+
+    def _maintenance_of(self, minor: tuple[int, int]) -> Maintenance | None:
+        window = self.windows.get(minor)
+        if window is None:
+            return None
+        if not self.policy.latest_minor_supported:
+            return Maintenance(window, window.end_of_maintenance)
+        newer = [
+            item for item in self.agents.values() if item.recommendable and item.version.minor_key > minor
+        ]
+        if not newer:
+            return Maintenance(window, None)
+        first = min(newer, key=lambda item: (self.counts_on(item), item.version))
+        counts_on = self.counts_on(first)
+        return Maintenance(window, max(window.end_of_maintenance, counts_on), first.version, counts_on)
 
     def open_ended(self, minor: tuple[int, int]) -> bool:
-        """Whether the policy keeps ``minor`` maintained past its date: the newest of its major."""
-        return self.policy.latest_minor_supported and self.newest_minor(minor[0]) == minor
+        """Whether the policy keeps ``minor`` maintained with no end yet: the newest stable minor."""
+        maintenance = self.maintenance(minor)
+        return maintenance is not None and maintenance.open
 
     def window(self, version: AgentVersion) -> MinorWindow | None:
         return self.windows.get(version.minor_key)

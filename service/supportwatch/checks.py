@@ -1,28 +1,36 @@
 """The checks: one small function per finding kind, and ``evaluate`` — pure, ``now`` passed in.
 
 Each check takes a ``Subject`` (one deployment plus what is derived from it) and returns a
-``Finding`` or None. ``CHECKS`` lists them explicitly; ``evaluate`` runs them all and derives
-each deployment's support state.
+``Finding`` or None. ``CHECKS`` lists them explicitly. ``evaluate_one`` runs them all, chooses
+the deployment's one ``Target`` (``target.py``) and its ``plan`` (``upgrade.py``), and gives
+every fixable finding the same remedy: the target. The result, ``DeploymentReport``, is the one
+view every surface renders (table, JSON, API, dashboard, Slack, email, digest, calendar).
+
+Policy readings (see ``catalog.py`` for 1-3):
+
+4. A deployment on a pre-release or non-stable version is never ``current``: a
+   ``prerelease_version`` warning names the stable version to move to.
+5. A patch no source has seen, of a known minor, is judged by that minor's window:
+   ``maintenance_ending`` / ``end_of_maintenance`` apply beside ``unknown_version``.
+6. While the newest minor is open, its end of maintenance is None and ``open_ended`` says so;
+   the nominal date stays in ``nominal_end_of_maintenance``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, tzinfo
 
-from supportwatch.catalog import Catalog
+from supportwatch.catalog import Catalog, Maintenance
 from supportwatch.compatibility import Rules, agents_for, chart_admits, incompatible
 from supportwatch.models import Deployment, Finding, FindingKind, Release, Severity
-from supportwatch.policy import (
-    MaintenancePolicy,
-    MinorWindow,
-    SupportState,
-    is_unmaintained,
-    reminder_rung,
-)
-from supportwatch.remedy import agent_remedy, best_tag, tag_reference
-from supportwatch.versions import AgentVersion, ImageTag, RuntimeVersion, minor_label
+from supportwatch.policy import MaintenancePolicy, MinorWindow, SupportState, reminder_rung
+from supportwatch.remedy import target_remedy
+from supportwatch.target import FIXABLE, STAY, Target, choose_target
+from supportwatch.upgrade import Step, chart_first, plan_steps
+from supportwatch.versions import AgentVersion, ImageTag, minor_label
+from supportwatch.wording import since, until
 
 SEVERITY: dict[FindingKind, Severity] = {
     FindingKind.END_OF_MAINTENANCE: Severity.CRITICAL,
@@ -39,6 +47,7 @@ SEVERITY: dict[FindingKind, Severity] = {
     FindingKind.UNKNOWN_VERSION: Severity.WARNING,
     FindingKind.UNSUPPORTED_PLATFORM: Severity.CRITICAL,
     FindingKind.YANKED_VERSION: Severity.CRITICAL,
+    FindingKind.PRERELEASE_VERSION: Severity.WARNING,
     FindingKind.SOURCE_STALE: Severity.WARNING,
     FindingKind.DATE_CONFLICT: Severity.WARNING,
 }
@@ -53,7 +62,7 @@ class Subject:
     rules: Rules
     tag: ImageTag | None
     agent: AgentVersion | None
-    window: MinorWindow | None
+    maintenance: Maintenance | None
     unmaintained: bool
 
     @property
@@ -68,7 +77,25 @@ class Subject:
     def today(self) -> date:
         return self.catalog.today
 
-    def finding(self, kind: FindingKind, facts: str, summary: str, remedy: str) -> Finding:
+    @property
+    def window(self) -> MinorWindow | None:
+        return self.maintenance.window if self.maintenance is not None else None
+
+    @property
+    def known(self) -> bool:
+        return self.agent is not None and self.agent in self.catalog.agents
+
+    @property
+    def unstable(self) -> bool:
+        """A pre-release, or a release from a channel other than stable."""
+        if self.agent is None:
+            return False
+        item = self.catalog.agents.get(self.agent)
+        return self.agent.is_prerelease or (item is not None and item.channel != "stable")
+
+    def finding(self, kind: FindingKind, facts: str, summary: str, remedy: str = "") -> Finding:
+        """A finding; fixable kinds get their remedy from the target in ``evaluate_one``."""
+        maintenance = self.maintenance
         return Finding(
             kind=kind,
             severity=SEVERITY[kind],
@@ -78,47 +105,39 @@ class Subject:
             dedup_key=f"{kind.value}:{self.name}:{facts}",
             summary=summary,
             remedy=remedy,
-            end_of_maintenance=self.window.end_of_maintenance if self.window else None,
-            days_left=self.window.days_left(self.today) if self.window else None,
+            end_of_maintenance=maintenance.ends_on if maintenance else None,
+            days_left=maintenance.days_left(self.today) if maintenance else None,
         )
-
-    def remedy(self, target: AgentVersion | None, *, like: ImageTag | None = None) -> str:
-        return agent_remedy(self.deployment, self.catalog, self.rules, target, like=like)
 
 
 def make_subject(deployment: Deployment, catalog: Catalog, rules: Rules) -> Subject:
     tag = deployment.image.tag
     agent = tag.agent if tag is not None else None
-    window = catalog.window(agent) if agent is not None and agent in catalog.agents else None
-    unmaintained = False
-    if window is not None and agent is not None:
-        newest = catalog.newest_minor(agent.major) == agent.minor_key
-        unmaintained = is_unmaintained(window, newest_minor=newest, policy=catalog.policy, day=catalog.today)
-    return Subject(deployment, catalog, rules, tag, agent, window, unmaintained)
+    # a pre-release is never maintained; an unseen patch of a known minor follows that minor
+    maintenance = catalog.maintenance(agent.minor_key) if agent and not agent.is_prerelease else None
+    unmaintained = maintenance is not None and not maintenance.maintained_on(catalog.today)
+    return Subject(deployment, catalog, rules, tag, agent, maintenance, unmaintained)
 
 
 # --- maintenance ------------------------------------------------------------------------
 
 
 def check_end_of_maintenance(s: Subject) -> Finding | None:
-    if s.agent is None or s.window is None or not s.unmaintained:
+    if s.agent is None or s.maintenance is None or s.maintenance.ends_on is None or not s.unmaintained:
         return None
-    ended = s.window.end_of_maintenance
+    ended = s.maintenance.ends_on
     return s.finding(
         FindingKind.END_OF_MAINTENANCE,
         f"agent-{minor_label(s.agent.minor_key)}",
         f"{s.name} runs agent {s.agent}; agent {minor_label(s.agent.minor_key)} left maintenance on "
-        f"{ended.isoformat()} ({-s.window.days_left(s.today)} days ago){_estimated(s.window)}",
-        s.remedy(s.catalog.newest_agent(major=s.agent.major)),
+        f"{ended.isoformat()} ({since((s.today - ended).days)}){_why(s.maintenance)}",
     )
 
 
 def check_maintenance_ending(s: Subject) -> Finding | None:
-    if s.agent is None or s.window is None or s.unmaintained:
+    if s.agent is None or s.maintenance is None or s.maintenance.ends_on is None or s.unmaintained:
         return None
-    if s.catalog.open_ended(s.agent.minor_key):
-        return None
-    left = s.window.days_left(s.today)
+    left = (s.maintenance.ends_on - s.today).days
     rung = reminder_rung(left, s.policy.reminder_days)
     if rung is None:
         return None
@@ -126,20 +145,42 @@ def check_maintenance_ending(s: Subject) -> Finding | None:
         FindingKind.MAINTENANCE_ENDING,
         f"agent-{minor_label(s.agent.minor_key)}:rung-{rung}",
         f"{s.name} runs agent {s.agent}; agent {minor_label(s.agent.minor_key)} leaves maintenance on "
-        f"{s.window.end_of_maintenance.isoformat()} (in {left} days){_estimated(s.window)}",
-        s.remedy(s.catalog.newest_agent(major=s.agent.major)),
+        f"{s.maintenance.ends_on.isoformat()} ({until(left)}){_why(s.maintenance)}",
     )
 
 
-def _estimated(window: MinorWindow) -> str:
-    return "; estimated: the .0 release date is unknown" if window.estimated else ""
+def _why(maintenance: Maintenance) -> str:
+    estimated = "; estimated: the .0 release date is unknown" if maintenance.window.estimated else ""
+    if not maintenance.extended or maintenance.superseded_by is None:
+        return estimated
+    nominal = maintenance.window.end_of_maintenance.isoformat()
+    return (
+        f"; its nominal end was {nominal}, but as the newest minor it stays maintained until agent "
+        f"{maintenance.superseded_by} counts, out for the grace period{estimated}"
+    )
+
+
+def check_prerelease_version(s: Subject) -> Finding | None:
+    if s.agent is None or not s.unstable:
+        return None
+    item = s.catalog.agents.get(s.agent)
+    what = (
+        "a pre-release"
+        if s.agent.is_prerelease
+        else f"a release of the {item.channel if item else ''} channel"
+    )
+    return s.finding(
+        FindingKind.PRERELEASE_VERSION,
+        f"agent-{s.agent}",
+        f"{s.name} runs agent {s.agent}, {what}: it is never maintained; move to a stable release",
+    )
 
 
 # --- behind latest ----------------------------------------------------------------------
 
 
 def check_behind_latest_patch(s: Subject) -> Finding | None:
-    if s.agent is None or s.agent not in s.catalog.agents or s.unmaintained:
+    if s.agent is None or not s.known or s.unmaintained or s.unstable:
         return None
     grace = s.policy.behind_grace_days
     target = s.catalog.newest_agent(major=s.agent.major, minor=s.agent.minor, grace_days=grace)
@@ -150,12 +191,11 @@ def check_behind_latest_patch(s: Subject) -> Finding | None:
         f"agent-{s.agent}->{target}",
         f"{s.name} runs agent {s.agent}; agent {target} has the latest fixes for "
         f"{minor_label(s.agent.minor_key)}",
-        s.remedy(target),
     )
 
 
 def check_behind_latest_minor(s: Subject) -> Finding | None:
-    if s.agent is None or s.agent not in s.catalog.agents or s.unmaintained:
+    if s.agent is None or not s.known or s.unmaintained or s.unstable:
         return None
     target = s.catalog.newest_agent(major=s.agent.major, grace_days=s.policy.behind_grace_days)
     if target is None or target.minor_key <= s.agent.minor_key:
@@ -165,12 +205,11 @@ def check_behind_latest_minor(s: Subject) -> Finding | None:
         f"agent-{s.agent}->{target}",
         f"{s.name} runs agent {s.agent}; agent {minor_label(target.minor_key)} is the latest minor "
         f"and the only one that gets bug fixes (older minors: critical CVE fixes only)",
-        s.remedy(target),
     )
 
 
 def check_new_major_available(s: Subject) -> Finding | None:
-    if s.agent is None or s.agent not in s.catalog.agents:
+    if s.agent is None or not s.known:
         return None
     target = s.catalog.newest_agent(grace_days=s.policy.behind_grace_days)
     if target is None or target.major <= s.agent.major:
@@ -179,7 +218,8 @@ def check_new_major_available(s: Subject) -> Finding | None:
         FindingKind.NEW_MAJOR_AVAILABLE,
         f"agent-{s.agent.major}->{target}",
         f"{s.name} runs agent {s.agent}; agent major {target.major} is available ({target})",
-        s.remedy(target) + "; read the release notes: a new major may break",
+        f"Stay on agent major {s.agent.major} while a maintained minor exists there; read the release "
+        f"notes of {target} before planning the move (a new major may break)",
     )
 
 
@@ -190,16 +230,11 @@ def check_chart_incompatible(s: Subject) -> Finding | None:
     chart = s.deployment.chart_version
     if chart is None or s.agent is None or chart_admits(s.rules, chart, s.agent) is not False:
         return None
-    fitting = s.catalog.newest_chart_admitting(s.rules, s.agent)
-    if fitting is not None:
-        remedy = f"Upgrade the chart to {fitting}, which supports agent {s.agent}"
-    else:
-        remedy = f"Run an agent that chart {chart} supports ({', '.join(agents_for(s.rules, chart))})"
     return s.finding(
         FindingKind.CHART_INCOMPATIBLE,
         f"chart-{chart}:agent-{s.agent}",
-        f"{s.name} runs agent {s.agent} with chart {chart}; the compatibility matrix does not allow it",
-        remedy,
+        f"{s.name} runs agent {s.agent} with chart {chart}; the compatibility matrix does not allow it "
+        f"(chart {chart} supports agent {', '.join(agents_for(s.rules, chart))})",
     )
 
 
@@ -227,13 +262,12 @@ def check_chart_behind_latest(s: Subject) -> Finding | None:
     if chart is None or newest is None or newest <= chart:
         return None
     app = s.catalog.charts[newest].app_version
-    ships = f" (ships agent {app} by default)" if app else ""
-    breaking = " — a breaking upgrade, see chart_breaking_upgrade" if newest.major > chart.major else ""
+    ships = f" (it ships agent {app} by default)" if app else ""
+    breaking = "; a breaking upgrade" if newest.major > chart.major else ""
     return s.finding(
         FindingKind.CHART_BEHIND_LATEST,
         f"chart-{chart}->{newest}",
-        f"{s.name} is on chart {chart}; chart {newest} is the newest",
-        f"Upgrade the chart to {newest}{ships}{breaking}",
+        f"{s.name} is on chart {chart}; chart {newest} is the newest{ships}{breaking}",
     )
 
 
@@ -249,36 +283,7 @@ def check_runtime_skew(s: Subject) -> Finding | None:
         f"runtime-{s.tag.runtime}>{orchestration}",
         f"{s.name} runs Runtime {s.tag.runtime} on the execution plane, newer than the orchestration "
         f"plane's {orchestration}",
-        _runtime_remedy(s, orchestration, exclude=None),
     )
-
-
-def _runtime_remedy(s: Subject, ceiling: RuntimeVersion, exclude: RuntimeVersion | None) -> str:
-    tag = _runtime_fit(s, ceiling, exclude) if s.tag is not None else None
-    if tag is not None:
-        return f"Use {tag_reference(s.deployment, tag)} (Runtime {tag.runtime} <= {ceiling})"
-    return f"Use an agent image whose Runtime is at most {ceiling}, or upgrade the orchestration plane"
-
-
-def _runtime_fit(s: Subject, ceiling: RuntimeVersion, exclude: RuntimeVersion | None) -> ImageTag | None:
-    # the deployment's own agent first, then newer agents newest first: the smallest move that fits
-    assert s.tag is not None
-    key = ("runtime_fit", s.agent, s.tag.python, s.tag.base, ceiling, exclude)
-    if key not in s.catalog.memo:
-        found = None
-        for target in _agents_to_try(s):
-            candidates = [t for t in s.catalog.tags_of(target) if t.runtime != exclude]
-            found = best_tag(candidates, python=s.tag.python, base=s.tag.base, max_runtime=ceiling)
-            if found is not None:
-                break
-        s.catalog.memo[key] = found
-    result: ImageTag | None = s.catalog.memo[key]
-    return result
-
-
-def _agents_to_try(s: Subject) -> list[AgentVersion]:
-    newer = s.catalog.recommendable_agents(newer_than=s.agent)
-    return ([s.agent] if s.agent in s.catalog.agents else []) + newer
 
 
 def check_known_incompatibility(s: Subject) -> Finding | None:
@@ -294,7 +299,6 @@ def check_known_incompatibility(s: Subject) -> Finding | None:
         f"runtime-{s.tag.runtime}+{orchestration}",
         f"{s.name}: execution Runtime {s.tag.runtime} with orchestration Runtime {orchestration} "
         f"is a known bad combination{note}",
-        _runtime_remedy(s, orchestration, exclude=bad.execution_runtime),
     )
 
 
@@ -324,40 +328,7 @@ def check_floating_tag(s: Subject) -> Finding | None:
         FindingKind.FLOATING_TAG,
         f"tag-{shown}",
         f"{s.name} uses the floating tag {shown}{pinned}: the running agent version is unknowable",
-        "Pin a fixed tag. " + _pin_remedy(s),
     )
-
-
-def _pin_remedy(s: Subject) -> str:
-    tag = _pinned_equivalent(s)
-    if tag is not None and tag.agent is not None:
-        return f"Move to agent {tag.agent}: {tag_reference(s.deployment, tag)}"
-    return s.remedy(s.catalog.newest_agent(), like=s.tag)
-
-
-def _pinned_equivalent(s: Subject) -> ImageTag | None:
-    # the fixed tag the floating one most likely resolves to now: same Runtime, Python and flavour
-    if s.tag is None:
-        return None
-    key = ("pinned", s.tag)
-    if key not in s.catalog.memo:
-        s.catalog.memo[key] = next(
-            (
-                tag
-                for target in _agents_to_try(s)
-                for tag in sorted(s.catalog.tags_of(target), key=_python_of, reverse=True)
-                if tag.runtime == s.tag.runtime
-                and tag.base == s.tag.base
-                and s.tag.python in (None, tag.python)
-            ),
-            None,
-        )
-    result: ImageTag | None = s.catalog.memo[key]
-    return result
-
-
-def _python_of(tag: ImageTag) -> tuple[int, int]:
-    return (tag.python.major, tag.python.minor) if tag.python else (0, 0)
 
 
 def check_unknown_version(s: Subject) -> Finding | None:
@@ -397,20 +368,10 @@ def check_yanked_version(s: Subject) -> Finding | None:
     if not (bad_agent or bad_runtime):
         return None
     pulled = ([f"agent-{s.agent}"] if bad_agent else []) + ([f"runtime-{runtime}"] if bad_runtime else [])
-    if bad_agent and s.agent is not None:
-        # the newest good patch of the same minor is the smallest move; else the newest of the major
-        same_minor = s.catalog.newest_agent(major=s.agent.major, minor=s.agent.minor)
-        remedy = s.remedy(same_minor or s.catalog.newest_agent(major=s.agent.major))
-    else:
-        ceiling = s.deployment.orchestration_runtime or runtime
-        remedy = (
-            _runtime_remedy(s, ceiling, exclude=runtime) if ceiling else "Use a Runtime that is not yanked"
-        )
     return s.finding(
         FindingKind.YANKED_VERSION,
         "+".join(pulled),
         f"{s.name} runs {' and '.join(p.replace('-', ' ', 1) for p in pulled)}, which the vendor has yanked",
-        remedy,
     )
 
 
@@ -431,49 +392,94 @@ CHECKS: tuple[Check, ...] = (
     check_unknown_version,
     check_unsupported_platform,
     check_yanked_version,
+    check_prerelease_version,
 )
 
 
 @dataclass(frozen=True, slots=True)
 class DeploymentReport:
-    """One deployment's standing and its findings, worst first."""
+    """One deployment's verdict: the one view every surface renders.
+
+    ``end_of_maintenance`` is the first unmaintained day, or None while ``open_ended`` (the
+    newest stable minor, kept maintained by the policy); ``nominal_end_of_maintenance`` is the
+    policy's date either way. ``target`` and ``plan`` say where to go and how; findings are
+    worst first and every fixable one names the target as its remedy.
+    """
 
     deployment: Deployment
     state: SupportState
     agent_version: AgentVersion | None
     end_of_maintenance: date | None
     findings: tuple[Finding, ...]
-    # on the newest minor while the policy keeps it maintained: end_of_maintenance is not yet due
     open_ended: bool = False
+    nominal_end_of_maintenance: date | None = None
+    days_left: int | None = None
+    target: Target = STAY
+    plan: tuple[Step, ...] = ()
+
+    @property
+    def worst_severity(self) -> Severity | None:
+        return self.findings[0].severity if self.findings else None
 
 
 def support_state(s: Subject) -> SupportState:
-    if s.agent is None or s.agent not in s.catalog.agents:
+    if s.agent is None:
         return SupportState.UNKNOWN
     if s.unmaintained:
         return SupportState.UNMAINTAINED
-    if s.agent in s.catalog.yanked:
-        return SupportState.BEHIND  # maintained, but a pulled release is never the one to be on
+    if s.unstable or s.agent in s.catalog.yanked:
+        return SupportState.BEHIND  # maintained or not, a pulled or unstable release is never current
+    if not s.known:
+        return SupportState.UNKNOWN
     newest = s.catalog.newest_agent(major=s.agent.major, grace_days=s.policy.behind_grace_days)
     return SupportState.BEHIND if newest is not None and newest > s.agent else SupportState.CURRENT
+
+
+def raw_findings(deployment: Deployment, catalog: Catalog, rules: Rules) -> list[Finding]:
+    """Every check's finding for ``deployment``, before remedies name the target."""
+    subject = make_subject(deployment, catalog, rules)
+    return [finding for check in CHECKS if (finding := check(subject)) is not None]
 
 
 def evaluate_one(deployment: Deployment, catalog: Catalog, rules: Rules) -> DeploymentReport:
     subject = make_subject(deployment, catalog, rules)
     findings = [finding for check in CHECKS if (finding := check(subject)) is not None]
+    target = choose_target(deployment, catalog, rules, lambda moved: raw_findings(moved, catalog, rules))
+    plan = plan_steps(deployment, target, catalog, rules) if target.moves else ()
+    remedy = target_remedy(deployment, target, chart_first=chart_first(plan))
+    findings = [_with_remedy(finding, target, remedy) for finding in findings]
     findings.sort(key=lambda f: (-f.severity.rank, f.kind.value))
+    maintenance = subject.maintenance
     return DeploymentReport(
         deployment=deployment,
         state=support_state(subject),
         agent_version=subject.agent,
-        end_of_maintenance=subject.window.end_of_maintenance if subject.window else None,
+        end_of_maintenance=maintenance.ends_on if maintenance else None,
         findings=tuple(findings),
-        open_ended=_open_ended(subject),
+        open_ended=maintenance is not None and maintenance.open,
+        nominal_end_of_maintenance=maintenance.window.end_of_maintenance if maintenance else None,
+        days_left=maintenance.days_left(catalog.today) if maintenance else None,
+        target=target,
+        plan=plan,
     )
 
 
-def _open_ended(s: Subject) -> bool:
-    return s.agent is not None and s.window is not None and s.catalog.open_ended(s.agent.minor_key)
+def _with_remedy(finding: Finding, target: Target, remedy: str) -> Finding:
+    if finding.kind in FIXABLE:
+        prefix = "Pin a fixed tag. " if finding.kind is FindingKind.FLOATING_TAG and target.moves else ""
+        return replace(finding, remedy=prefix + remedy)
+    if (
+        finding.kind is FindingKind.NEW_MAJOR_AVAILABLE
+        and target.agent
+        and target.agent.major > _major(finding)
+    ):
+        return replace(finding, remedy=remedy)
+    return finding
+
+
+def _major(finding: Finding) -> int:
+    # the subject is agent-<running major>-><newest>
+    return int(finding.subject.removeprefix("agent-").split("->", 1)[0])
 
 
 def evaluate(

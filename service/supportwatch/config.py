@@ -165,14 +165,19 @@ class ChartUpgradeSettings(_Model):
 
 
 DEFAULT_CHART_UPGRADES = [
+    # The vendor's chart 1.x -> 2.x steps in full; {namespace}, {release}, {version} and {chart}
+    # are filled in from the deployment and its target.
     ChartUpgradeSettings(
         to="2.0.0",
         steps=[
-            "Convert your values file to the v2 values format",
-            "Remove nullable `key: ~` fields from your values (v2 no longer accepts them)",
-            "Note that sentinel.enabled now defaults to true; set it explicitly if you do not want it",
-            "Delete the worker Deployments and Services by label before running `helm upgrade`",
-            "Run `helm upgrade` with chart 2.x",
+            "Update values.yaml to the v2 format: download the latest values.yaml from the Astro UI, "
+            "note that sentinel.enabled now defaults to true, and remove every `key: ~` (v2 refuses "
+            "nullable keys)",
+            "Delete the worker Deployments: `kubectl delete deployment -l component=worker -n {namespace}` "
+            "(worker pods stop briefly; dag processing and the triggerer are unaffected)",
+            "Delete the worker Services: `kubectl delete svc -l component=worker -n {namespace}`",
+            "Upgrade the release: `helm repo update`, then `helm upgrade {release} {chart} --version "
+            "{version} --namespace {namespace} --values values.yaml`",
         ],
     )
 ]
@@ -264,6 +269,8 @@ class DeploymentSettings(_Model):
     chart_version: str | None = None
     orchestration_runtime: str | None = None
     platform: str = "linux"
+    namespace: str | None = None
+    release: str | None = None
 
     _names = field_validator("name", "team")(_name)
     _chart = field_validator("chart_version")(_agent_version)
@@ -292,6 +299,8 @@ class DeploymentSettings(_Model):
                 RuntimeVersion.parse(self.orchestration_runtime) if self.orchestration_runtime else None
             ),
             platform=self.platform,
+            namespace=self.namespace,
+            helm_release=self.release,
         )
 
 

@@ -61,6 +61,8 @@ class Deployment:
     chart_version: AgentVersion | None = None
     orchestration_runtime: RuntimeVersion | None = None
     platform: str = "linux"
+    namespace: str | None = None  # Kubernetes namespace and Helm release: the plan's commands use them
+    helm_release: str | None = None
 
 
 class Severity(StrEnum):
@@ -92,6 +94,7 @@ class FindingKind(StrEnum):
     UNKNOWN_VERSION = "unknown_version"
     UNSUPPORTED_PLATFORM = "unsupported_platform"
     YANKED_VERSION = "yanked_version"
+    PRERELEASE_VERSION = "prerelease_version"
     SOURCE_STALE = "source_stale"
     DATE_CONFLICT = "date_conflict"
 

@@ -1,4 +1,4 @@
-"""The exact fix to name in a finding: which agent, which fixed image tag, which chart — pure.
+"""Image tags to move to and the one-line fix every finding names — pure.
 
 Tags are chosen like the vendor's CLI: fixed tags only, the deployment's base flavour, a
 Runtime no newer than the orchestration plane's, the deployment's Python when such a tag
@@ -7,12 +7,15 @@ exists, then the highest (Runtime, Python, agent).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from typing import TYPE_CHECKING
 
 from supportwatch.catalog import Catalog
-from supportwatch.compatibility import Rules, chart_admits
 from supportwatch.models import Deployment
-from supportwatch.versions import AgentVersion, ImageTag, PythonVersion, RuntimeVersion
+from supportwatch.versions import ImageTag, PythonVersion, RuntimeVersion
+
+if TYPE_CHECKING:
+    from supportwatch.target import Target
 
 
 def best_tag(
@@ -21,12 +24,16 @@ def best_tag(
     python: PythonVersion | None,
     base: bool,
     max_runtime: RuntimeVersion | None,
+    exclude: Collection[RuntimeVersion] = (),
 ) -> ImageTag | None:
     """The best fixed tag among ``candidates`` under the constraints, or None."""
     fitting = [
         tag
         for tag in candidates
-        if tag.fixed and tag.base == base and (max_runtime is None or tag.runtime <= max_runtime)
+        if tag.fixed
+        and tag.base == base
+        and (max_runtime is None or tag.runtime <= max_runtime)
+        and tag.runtime not in exclude
     ]
     same_python = [tag for tag in fitting if python is not None and tag.python == python]
     pool = same_python or fitting
@@ -35,48 +42,77 @@ def best_tag(
     return max(pool, key=lambda tag: (tag.runtime, tag.python or PythonVersion(0, 0), tag.agent))
 
 
+def lowest_tag_above(
+    candidates: Iterable[ImageTag], *, python: PythonVersion | None, base: bool, floor: RuntimeVersion
+) -> ImageTag | None:
+    """The fixed tag with the lowest Runtime above ``floor``: what a raised orchestration plane allows."""
+    fitting = [tag for tag in candidates if tag.fixed and tag.base == base and tag.runtime > floor]
+    same_python = [tag for tag in fitting if python is not None and tag.python == python]
+    pool = same_python or fitting
+    if not pool:
+        return None
+    lowest = min(tag.runtime for tag in pool)
+    return max(
+        (tag for tag in pool if tag.runtime == lowest),
+        key=lambda tag: (tag.python or PythonVersion(0, 0), tag.agent),
+    )
+
+
+def pinned_equivalent(tag: ImageTag, catalog: Catalog) -> ImageTag | None:
+    """The fixed tag a floating ``tag`` most likely resolves to now: the newest stable agent
+    published on the same Runtime, Python (if named) and flavour."""
+    key = ("pinned", tag)
+    if key not in catalog.memo:
+        catalog.memo[key] = next(
+            (
+                fixed
+                for agent in catalog.recommendable_agents()
+                for fixed in sorted(catalog.tags_of(agent), key=_python_of, reverse=True)
+                if fixed.fixed
+                and fixed.runtime == tag.runtime
+                and fixed.base == tag.base
+                and tag.python in (None, fixed.python)
+            ),
+            None,
+        )
+    result: ImageTag | None = catalog.memo[key]
+    return result
+
+
+def _python_of(tag: ImageTag) -> tuple[int, int]:
+    return (tag.python.major, tag.python.minor) if tag.python else (0, 0)
+
+
 def tag_reference(deployment: Deployment, tag: ImageTag) -> str:
     """The full image reference ``registry/repository:tag`` in the deployment's repository."""
     return f"{deployment.image.repository}:{tag}"
 
 
-def agent_remedy(
-    deployment: Deployment,
-    catalog: Catalog,
-    rules: Rules,
-    target: AgentVersion | None,
-    *,
-    like: ImageTag | None = None,
-) -> str:
-    """ "Move to agent X: <exact image reference>", plus a chart upgrade when the chart needs one.
-
-    ``like`` is the tag whose Python and base flavour to keep (default: the deployment's own).
-    """
-    if target is None:
-        return "No recommendable agent release is known yet; run `supportwatch poll`"
-    like = like if like is not None else deployment.image.tag
-    ceiling = deployment.orchestration_runtime
-    tag = best_tag(
-        catalog.tags_of(target),
-        python=like.python if like else None,
-        base=like.base if like else False,
-        max_runtime=ceiling,
-    )
-    if tag is not None:
-        text = f"Move to agent {target}: {tag_reference(deployment, tag)}"
-    else:
-        limit = f" with Runtime <= {ceiling}" if ceiling else ""
-        text = (
-            f"Move to agent {target} (no image tag{limit} is known for it yet; see the agent image reference)"
-        )
-    return text + _chart_note(deployment, catalog, rules, target)
+def target_remedy(deployment: Deployment, target: Target, *, chart_first: bool) -> str:
+    """The one-line fix every fixable finding names: the target, in the plan's order."""
+    if not target.moves:
+        return _capital(target.note or "Nothing to change")
+    chart = f"upgrade the chart from {deployment.chart_version} to {target.chart}" if target.chart else None
+    parts = [
+        f"upgrade the orchestration plane to Runtime {target.orchestration} or later"
+        if target.orchestration
+        else None,
+        chart if chart_first or target.tag is None else None,
+        _image_move(deployment, target.tag) if target.tag else None,
+        chart if target.tag is not None and not chart_first else None,
+    ]
+    text = "; then ".join(part for part in parts if part)
+    if target.note:
+        text += f" ({target.note})"
+    return _capital(text)
 
 
-def _chart_note(deployment: Deployment, catalog: Catalog, rules: Rules, target: AgentVersion) -> str:
-    chart = deployment.chart_version
-    if chart is None or chart_admits(rules, chart, target) is not False:
-        return ""
-    fitting = catalog.newest_chart_admitting(rules, target)
-    if fitting is not None:
-        return f"; chart {chart} does not support it: upgrade the chart to {fitting} first"
-    return f"; chart {chart} does not support it: upgrade the chart to one that does"
+def _image_move(deployment: Deployment, tag: ImageTag) -> str:
+    current = deployment.image.tag
+    if current is not None and current.agent == tag.agent:
+        return f"use {tag_reference(deployment, tag)}"
+    return f"move to agent {tag.agent}: {tag_reference(deployment, tag)}"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]

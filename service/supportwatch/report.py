@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport
 from supportwatch.models import Component, Finding, Release
+from supportwatch.remedy import tag_reference
 
 if TYPE_CHECKING:
     from supportwatch.service import PollOutcome
@@ -46,12 +47,27 @@ def check_json_chunks(
 
 
 def _deployment_item(report: DeploymentReport) -> dict[str, Any]:
+    worst = report.worst_severity
     return {
         "name": report.deployment.name,
         "team": report.deployment.team,
         "state": report.state.value,
+        "worst_severity": worst.value if worst else None,
         "agent_version": str(report.agent_version) if report.agent_version else None,
         "end_of_maintenance": _day(report.end_of_maintenance),
+        "end_of_maintenance_open": report.open_ended,
+        "nominal_end_of_maintenance": _day(report.nominal_end_of_maintenance),
+        "days_left": report.days_left,
+        "target": target_item(report),
+        "plan": [
+            {
+                "change": step.change,
+                "text": step.text,
+                "image": step.image,
+                "chart_version": step.chart_version,
+            }
+            for step in report.plan
+        ],
         "findings": [
             {
                 "kind": finding.kind.value,
@@ -63,6 +79,40 @@ def _deployment_item(report: DeploymentReport) -> dict[str, Any]:
             for finding in report.findings
         ],
     }
+
+
+def target_item(report: DeploymentReport) -> dict[str, Any]:
+    """``{"image", "chart_version"}`` (null where nothing changes); a blocked target names the
+    orchestration Runtime to reach first and leaves ``image`` null; ``note`` says why, if needed."""
+    target = report.target
+    blocked = target.orchestration is not None
+    image = None if target.tag is None or blocked else tag_reference(report.deployment, target.tag)
+    return {
+        "image": image,
+        "chart_version": str(target.chart) if target.chart is not None and not blocked else None,
+        "blocked": (
+            f"no image clears the findings at or below the orchestration plane's Runtime "
+            f"{report.deployment.orchestration_runtime}: upgrade the orchestration plane to "
+            f"{target.orchestration} or later first (the plan names the image that then fits)"
+            if blocked
+            else None
+        ),
+        "note": target.note,
+    }
+
+
+def end_text(report: DeploymentReport) -> str:
+    """The end of maintenance as every surface prints it: a date, or open with the nominal date."""
+    if report.open_ended:
+        nominal = _day(report.nominal_end_of_maintenance)
+        return f"open: newest minor (nominal {nominal})" if nominal else "open: newest minor"
+    return _day(report.end_of_maintenance) or "-"
+
+
+def state_text(report: DeploymentReport) -> str:
+    """The state badge with the worst finding's severity: ``current (warning)``."""
+    worst = report.worst_severity
+    return f"{report.state.value} ({worst.value})" if worst else report.state.value
 
 
 def _health_item(finding: Finding) -> dict[str, Any]:
@@ -86,32 +136,34 @@ def health_lines(data_health: Sequence[Finding]) -> list[str]:
     ]
 
 
-def _end_text(report: DeploymentReport) -> str:
-    day = _day(report.end_of_maintenance) or "-"
-    return f"{day} (newest minor: open)" if report.open_ended else day
-
-
 def check_table(reports: Sequence[DeploymentReport], data_health: Sequence[Finding] = ()) -> str:
-    """A table for people: one line per deployment, then its findings indented, then data health."""
+    """A table for people: one line per deployment; then per deployment its findings, target
+    and plan; then data health."""
     rows = [("DEPLOYMENT", "TEAM", "STATE", "AGENT", "END OF MAINTENANCE")]
     rows += [
         (
             report.deployment.name,
             report.deployment.team,
-            report.state.value,
+            state_text(report),
             str(report.agent_version or "-"),
-            _end_text(report),
+            end_text(report),
         )
         for report in reports
     ]
-    lines = _columns(rows)
-    details = [
-        f"  {report.deployment.name}: [{finding.severity.value}] {finding.kind.value}: {finding.summary}\n"
-        f"    fix: {finding.remedy}"
-        for report in reports
-        for finding in report.findings
+    details = [line for report in reports for line in _details(report)]
+    return "\n".join(_columns(rows) + (["", *details] if details else []) + health_lines(data_health))
+
+
+def _details(report: DeploymentReport) -> list[str]:
+    name = report.deployment.name
+    lines = [
+        f"  {name}: [{f.severity.value}] {f.kind.value}: {f.summary}\n    fix: {f.remedy}"
+        for f in report.findings
     ]
-    return "\n".join(lines + (["", *details] if details else []) + health_lines(data_health))
+    if report.plan:
+        lines.append(f"  {name}: plan:")
+        lines += [f"    {index}. {step.text}" for index, step in enumerate(report.plan, start=1)]
+    return lines
 
 
 def poll_table(outcomes: Sequence[PollOutcome]) -> str:

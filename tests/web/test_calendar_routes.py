@@ -37,6 +37,7 @@ def test_team_feed(client: TestClient) -> None:
         "agent-1.3-maintenance.team-platform@supportwatch",
         "agent-1.3-end.team-platform@supportwatch",
         "agent-1.7-maintenance.team-platform@supportwatch",
+        "agent-1.7-end.team-platform@supportwatch",
     }
     assert "eol" in response.text
     missing = client.get("/calendar/nobody.ics")

@@ -15,15 +15,16 @@ def test_dashboard_shows_the_fleet(client: TestClient) -> None:
     assert "Upcoming ends of maintenance" in page
     upcoming = page.split("Upcoming ends of maintenance")[1].split("Data health")[0]
     assert "<td>1.6</td>" in upcoming
-    # 1.7 and 2.0 are the newest minors of their majors: no end is due while they are
-    assert "<td>1.7</td>" not in upcoming
+    # 2.0 is the newest stable minor overall: open, no end due; 1.7, the last minor of major 1,
+    # follows its own window since 2.0.0 counts (2026-07-22)
+    assert "<td>1.7</td><td>2027-01-01</td>" in upcoming
     assert "<td>2.0</td>" not in upcoming
     assert "2026-10-16" in page  # agent 1.6
-    # 1.7 is the newest minor of major 1: maintained until a newer one ships, no countdown
-    assert "newest minor: open" in page
-    # an unknown agent version has no window at all, open or not
+    # no deployment runs the newest minor, so none is open
+    assert "newest minor: open" not in page
+    # an unseen patch of a known minor follows that minor's window
     [typo_row] = [row for row in page.split("<tr") if ">typo<" in row]
-    assert "newest minor: open" not in typo_row
+    assert "2027-01-01" in typo_row
     for link in ('href="/calendar.ics"', 'href="/calendar/platform.ics"', 'href="/api/v1/deployments"'):
         assert link in page
     assert "<script" not in page.lower()

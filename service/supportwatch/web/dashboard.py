@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from supportwatch.calendar import known_teams
+from supportwatch.calendar import effective_windows, known_teams
 from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport, evaluation_day
 from supportwatch.models import DeliveryRecord, Finding
@@ -70,11 +70,11 @@ def dashboard_view(
         if report.agent_version is not None:
             key = report.agent_version.minor_key
             running[key] = running.get(key, 0) + 1
-    # as in the calendar: the newest minor of a major has no end while the policy keeps it maintained
+    # as in the calendar: the open newest minor has no end; an extended one ends when it really does
     upcoming = sorted(
         (
             window
-            for window in catalog.windows.values()
+            for window in effective_windows(catalog)
             if window.end_of_maintenance >= today and not catalog.open_ended(window.minor)
         ),
         key=lambda window: window.end_of_maintenance,
@@ -103,7 +103,6 @@ def _row(report: DeploymentReport, today: date) -> dict[str, Any]:
     end = report.end_of_maintenance
     worst = report.findings[0] if report.findings else None
     version = report.agent_version
-    # the newest minor stays maintained past its computed date until a newer minor ships
     open_ended = report.open_ended
     return {
         "name": report.deployment.name,
