@@ -444,7 +444,9 @@ def raw_findings(deployment: Deployment, catalog: Catalog, rules: Rules) -> list
 def evaluate_one(deployment: Deployment, catalog: Catalog, rules: Rules) -> DeploymentReport:
     subject = make_subject(deployment, catalog, rules)
     findings = [finding for check in CHECKS if (finding := check(subject)) is not None]
-    target = choose_target(deployment, catalog, rules, lambda moved: raw_findings(moved, catalog, rules))
+    target = choose_target(
+        deployment, catalog, rules, lambda moved: raw_findings(moved, catalog, rules), findings
+    )
     plan = plan_steps(deployment, target, catalog, rules) if target.moves else ()
     remedy = target_remedy(deployment, target, chart_first=chart_first(plan))
     findings = [_with_remedy(finding, target, remedy) for finding in findings]

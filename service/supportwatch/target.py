@@ -74,6 +74,7 @@ class Target:
 
 
 STAY = Target()
+_NOTHING_CLEARS = "no known release clears these findings; run `supportwatch poll` for newer ones"
 
 
 def fixable(findings: Sequence[Finding]) -> list[Finding]:
@@ -81,8 +82,12 @@ def fixable(findings: Sequence[Finding]) -> list[Finding]:
     return [f for f in findings if f.kind in FIXABLE and f.severity.rank >= Severity.WARNING.rank]
 
 
-def choose_target(deployment: Deployment, catalog: Catalog, rules: Rules, evaluate: Evaluate) -> Target:
-    """The single target for ``deployment`` whose raw findings were ``evaluate(deployment)``."""
+def choose_target(
+    deployment: Deployment, catalog: Catalog, rules: Rules, evaluate: Evaluate, findings: Sequence[Finding]
+) -> Target:
+    """The single target for ``deployment``, whose findings (from ``evaluate``) are ``findings``."""
+    if not fixable(findings):
+        return STAY
     key = ("target", deployment.image.tag, deployment.chart_version, deployment.orchestration_runtime)
     if key not in catalog.memo:
         catalog.memo[key] = _search(deployment, catalog, rules, evaluate)
@@ -104,13 +109,15 @@ def _search(deployment: Deployment, catalog: Catalog, rules: Rules, evaluate: Ev
         if not left:
             return _target(deployment, candidate)
         tried.append((_weight(left), index, candidate))
-    if not tried:
+    if not tried and not any(tag.fixed for a in catalog.recommendable_agents() for tag in catalog.tags_of(a)):
         return Target(
             note="no stable agent release with a fixed image tag is known yet; run `supportwatch poll`"
         )
+    if not tried:
+        return Target(note=_NOTHING_CLEARS)
     weight, _, best = min(tried, key=lambda item: (item[0], item[1]))
     if weight >= _weight(fixable(evaluate(deployment))):
-        return Target(note="no known release clears these findings; run `supportwatch poll` for newer ones")
+        return Target(note=_NOTHING_CLEARS)
     kinds = ", ".join(sorted({f.kind.value for f in _left_after(best, deployment, catalog, evaluate)}))
     return replace(_target(deployment, best), note=f"the best known move still leaves: {kinds}")
 
