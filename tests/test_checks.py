@@ -189,7 +189,8 @@ def test_new_major_available_is_info() -> None:
     report = run(dep("3.2-4-python-3.12-astro-agent-1.7.0"), date(2026, 6, 30), releases)
     found = finding(report, FindingKind.NEW_MAJOR_AVAILABLE)
     assert found.severity is Severity.INFO
-    assert report.state is SupportState.CURRENT  # newest of its own major
+    # current means the newest stable minor.patch overall: once 2.0.0 counts (06-17), 1.7.0 is behind
+    assert report.state is SupportState.BEHIND
 
 
 def test_chart_incompatible_names_the_chart_to_move_to() -> None:
@@ -202,14 +203,16 @@ def test_chart_incompatible_names_the_chart_to_move_to() -> None:
     unlisted = run(dep("3.1-9-python-3.12-astro-agent-1.6.0", chart="1.5.0"), date(2026, 6, 20))
     # chart 2.1.0 admits the running 1.6.0, so the chart moves first, then the agent to the newest minor
     assert finding(unlisted, FindingKind.CHART_INCOMPATIBLE).remedy == (
-        f"Upgrade the chart from 1.5.0 to 2.1.0; then move to agent 1.7.0: {REPO}:3.2-4-python-3.12-astro-agent-1.7.0"
+        f"Upgrade the chart from 1.5.0 to 2.1.0 (a breaking upgrade: see the plan); then move to agent 1.7.0: {REPO}:3.2-4-python-3.12-astro-agent-1.7.0"
     )
 
 
 def test_agent_remedy_adds_chart_upgrade_when_target_needs_it() -> None:
     report = run(dep("3.1-9-python-3.12-astro-agent-1.5.0", chart="1.5.0"), date(2026, 10, 1))
     found = finding(report, FindingKind.END_OF_MAINTENANCE)
-    assert found.remedy.startswith("Upgrade the chart from 1.5.0 to 2.1.0; then move to agent 1.7.0: ")
+    assert found.remedy.startswith(
+        "Upgrade the chart from 1.5.0 to 2.1.0 (a breaking upgrade: see the plan); then move to agent 1.7.0: "
+    )
 
 
 def test_chart_breaking_upgrade_lists_steps_and_behind_latest() -> None:
@@ -219,7 +222,9 @@ def test_chart_breaking_upgrade_lists_steps_and_behind_latest() -> None:
     assert "1. Convert values to v2; 2. Delete workers by label" in breaking.remedy
     behind = finding(report, FindingKind.CHART_BEHIND_LATEST)
     assert "chart 2.1.0 is the newest (it ships agent 1.7.0 by default)" in behind.summary
-    assert behind.remedy.startswith("Upgrade the chart from 1.5.0 to 2.1.0; then move to agent 1.7.0")
+    assert behind.remedy.startswith(
+        "Upgrade the chart from 1.5.0 to 2.1.0 (a breaking upgrade: see the plan); then move to agent 1.7.0"
+    )
     on_two = run(dep("3.2-2-python-3.12-astro-agent-1.6.1", chart="2.0.0"), date(2026, 6, 20))
     assert "chart_breaking_upgrade" not in kinds(on_two)
     assert "chart_behind_latest" in kinds(on_two)

@@ -89,7 +89,8 @@ def test_check_json_states_and_remedies() -> None:
         "redhat",
         "pulled",
     }
-    assert items["current"]["state"] == "current"
+    # 2.0.0 counts since 2026-07-22: 1.7.1, the newest of major 1, is maintained but behind it
+    assert items["current"]["state"] == "behind"
     assert kinds_of(items["current"]) == {"new_major_available"}
     assert items["eol"]["state"] == "unmaintained"
     assert items["eol"]["end_of_maintenance"] == "2026-07-10"
@@ -108,7 +109,7 @@ def test_check_json_states_and_remedies() -> None:
     # 3.2-5; chart 2.3.3 admits the running 1.6.0, so the chart moves before the agent.
     assert patch["remedy"] == (
         "Upgrade the orchestration plane to Runtime 3.2-5 or later; then upgrade the chart from 1.5.0 to "
-        "2.3.3; then move to agent 1.7.1: "
+        "2.3.3 (a breaking upgrade: see the plan); then move to agent 1.7.1: "
         "images.astronomer.cloud/baseimages/astro-remote-execution-agent:3.2-5-python-3.12-astro-agent-1.7.1"
     )
     [floating] = items["floating"]["findings"]
@@ -223,12 +224,18 @@ def run_cli(config: Path, *args: str, env: dict[str, str] | None = None) -> subp
         ("polcy: {}\n", "polcy: unknown key"),
         ("policy: {maintenance_months: [6]}\n", "policy.maintenance_months"),
         (
-            "deployments:\n  - {name: a, team: t, image: 'r/x:3.1-9'}\n  - {name: a, team: t, image: 'r/x:3.1-9'}\n",
-            "deployments[1].name: duplicate deployment name 'a'",
+            "deployments:\n  - {name: a, team: t, image: 'r/astro-remote-execution-agent:3.1-9'}\n"
+            "  - {name: a, team: t, image: 'r/astro-remote-execution-agent:3.1-9'}\n",
+            "bad.yaml: deployments[1] (a).name: duplicate deployment name 'a'",
         ),
-        ("deployments:\n  - {name: a, team: t, image: 'r/x:v1'}\n", "deployments[0].image"),
+        ("deployments:\n  - {name: a, team: t, image: 'r/x:v1'}\n", "bad.yaml: deployments[0] (a).image"),
         (
-            "deployments:\n  - {name: a, team: t, image: 'r/x:3.1-9'}\nroutes:\n  - {match: {team: q}, receiver: console}\n",
+            "deployments:\n  - {name: a, team: t, image: 'images.astronomer.cloud/baseimages/astro-runtime:3.1-9'}\n",
+            "bad.yaml: deployments[0] (a).image: repository 'images.astronomer.cloud/baseimages/astro-runtime' "
+            "is not an agent image repository",
+        ),
+        (
+            "deployments:\n  - {name: a, team: t, image: 'r/astro-remote-execution-agent:3.1-9'}\nroutes:\n  - {match: {team: q}, receiver: console}\n",
             "routes[0].match.team: 'q'",
         ),
     ],
@@ -318,11 +325,14 @@ def test_service_reuses_an_evaluation_for_the_same_day_and_catalog(
         assert [a is b for a, b in zip(first, again, strict=True)] == [True] * len(first)
         next_day = service.evaluate(datetime(2026, 8, 2, 9, tzinfo=UTC))
         assert next_day[0] is not first[0]
-        assert next_day[0].state.value == "current"
+        # 1.7.1 is behind 2.0.0 (out since 2026-07-15): current is the newest stable minor.patch overall
+        assert next_day[0].state.value == "behind"
+        assert "behind_latest_patch" not in {f.kind.value for f in next_day[0].findings}
         newer = [Release("agent", "1.7.3", date(2026, 7, 21))]  # out for longer than the grace period
         service.store.record("extra", None, newer, seen_at=datetime.now(UTC))
         changed = service.evaluate(datetime(2026, 8, 2, 9, tzinfo=UTC))
         assert changed[0].deployment.name == "current"
-        assert changed[0].state.value == "behind"  # a new catalog is evaluated afresh
+        # a new catalog is evaluated afresh
+        assert "behind_latest_patch" in {f.kind.value for f in changed[0].findings}
     finally:
         service.close()

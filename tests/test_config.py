@@ -74,7 +74,7 @@ def test_wrong_type_names_path_and_value(tmp_path: Path) -> None:
 
 def test_float_version_is_refused(tmp_path: Path) -> None:
     err = error_of(tmp_path, f"deployments:{GOOD_DEPLOYMENT}    chart_version: 2.0\n")
-    assert err.path == "deployments[0].chart_version"
+    assert err.path == "supportwatch.yaml: deployments[0] (prod-east).chart_version"
     assert "2.0" in str(err)
 
 
@@ -91,14 +91,14 @@ def test_invalid_tag_names_the_index(tmp_path: Path) -> None:
 """
     )
     err = error_of(tmp_path, text)
-    assert err.path == "deployments[2].image"
+    assert err.path == "supportwatch.yaml: deployments[2] (c).image"
     assert "'latest'" in str(err)
     assert "<runtime>-python-<py>-astro-agent-<x.y.z>" in str(err)
 
 
 def test_duplicate_deployment_names(tmp_path: Path) -> None:
     err = error_of(tmp_path, f"deployments:{GOOD_DEPLOYMENT}{GOOD_DEPLOYMENT}")
-    assert err.path == "deployments[1].name"
+    assert err.path == "supportwatch.yaml: deployments[1] (prod-east).name"
     assert "duplicate deployment name 'prod-east'" in str(err)
 
 
@@ -168,7 +168,7 @@ def test_deployments_file_relative_to_config(tmp_path: Path) -> None:
         f"deployments:{GOOD_DEPLOYMENT}  - name: x\n    team: t\n    image: {REPO}:3.1\n",
         "deps.yaml",
     )
-    assert error_of(tmp_path, "deployments_file: deps.yaml\n").path == "deployments[1].image"
+    assert error_of(tmp_path, "deployments_file: deps.yaml\n").path == "deps.yaml: deployments[1] (x).image"
 
 
 def test_email_receiver_needs_smtp(tmp_path: Path) -> None:

@@ -356,3 +356,122 @@ def test_wording_says_1_day_and_today() -> None:
 
 def _noon(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+
+
+# --- found by a second, independent hand-worked review ---------------------------------------------
+
+
+def test_the_last_minor_of_an_older_major_is_behind_once_the_new_major_counts() -> None:
+    day7 = judge(ON_19, NEW_MAJOR, date(2026, 8, 9))
+    assert day7.state is SupportState.BEHIND  # current is the newest stable minor.patch overall
+
+
+def test_a_yanked_runtime_never_hides_the_blocked_target() -> None:
+    releases = [
+        agent("1.3.1", date(2026, 1, 28), "3.1-9"),
+        agent("1.7.0", date(2026, 6, 1), "3.2-3", "3.2-4"),
+        Release("runtime", "3.2-3", date(2026, 5, 1), yanked=True),
+    ]
+    report = judge(dep("3.1-9-python-3.12-astro-agent-1.3.1", orch="3.1-9"), releases, date(2026, 11, 1))
+    assert report.target.blocked and report.target.note is None
+    assert report.target.orchestration == RuntimeVersion.parse("3.2-4")  # 3.2-3 is yanked
+    assert str(report.target.tag) == "3.2-4-python-3.12-astro-agent-1.7.0"
+
+
+CHART_ONLY = [
+    agent("1.7.0", date(2026, 6, 1), "3.2-4"),
+    Release("chart", "2.0.0", date(2026, 5, 10)),
+    Release("chart", "2.1.0", date(2026, 6, 5)),
+]
+
+
+def test_an_unseen_newest_version_still_gets_its_chart_move() -> None:
+    report = judge(dep("3.2-4-python-3.12-astro-agent-1.7.1", chart="2.0.0"), CHART_ONLY, date(2026, 7, 1))
+    assert kinds(report) == {"unknown_version": "warning", "chart_behind_latest": "warning"}
+    assert report.target.tag is None and report.target.chart == AgentVersion.parse("2.1.0")
+    assert the(report, FindingKind.CHART_BEHIND_LATEST).remedy == "Upgrade the chart from 2.0.0 to 2.1.0"
+
+
+def test_a_digest_pin_of_the_running_tag_is_not_a_move_and_does_not_leak() -> None:
+    catalog = Catalog.build(CHART_ONLY, policy=POLICY, today=date(2026, 7, 1))
+    pinned = Deployment(
+        name="d1",
+        team="t",
+        image=ImageRef.parse(f"{ref('3.2-4-python-3.12-astro-agent-1.7.0')}@sha256:{'b' * 64}"),
+        chart_version=AgentVersion.parse("2.0.0"),
+    )
+    plain = dep("3.2-4-python-3.12-astro-agent-1.7.0", chart="2.0.0")
+    for deployment in (pinned, plain):
+        report = evaluate_one(deployment, catalog, RULES)
+        assert report.target.tag is None
+        assert the(report, FindingKind.CHART_BEHIND_LATEST).remedy == "Upgrade the chart from 2.0.0 to 2.1.0"
+
+
+def test_a_bridge_agent_fits_the_raised_orchestration_plane_and_the_remedy_follows_the_plan() -> None:
+    releases = [
+        agent("1.3.0", date(2026, 1, 10), "3.1-7"),
+        agent("1.5.0", date(2026, 3, 20), "3.1-9"),
+        agent("1.7.0", date(2026, 6, 1), "3.2-3"),
+        Release("chart", "1.5.0", date(2026, 3, 1)),
+        Release("chart", "2.1.0", date(2026, 6, 5)),
+    ]
+    report = judge(
+        dep("3.1-7-python-3.12-astro-agent-1.3.0", chart="1.5.0", orch="3.1-7"), releases, date(2026, 11, 1)
+    )
+    assert report.target.orchestration == RuntimeVersion.parse("3.2-3")
+    # orchestration first; 1.3.0 -> 1.5.0 (both charts take it); the chart; 1.5.0 -> 1.7.0
+    assert [step.change for step in report.plan] == ["orchestration", "image", *["chart"] * 4, "image"]
+    assert report.plan[1].image == ref("3.1-9-python-3.12-astro-agent-1.5.0")
+    assert report.plan[-1].image == ref("3.2-3-python-3.12-astro-agent-1.7.0")
+    assert the(report, FindingKind.END_OF_MAINTENANCE).remedy == (
+        "Upgrade the orchestration plane to Runtime 3.2-3 or later; "
+        f"then move to agent 1.5.0: {ref('3.1-9-python-3.12-astro-agent-1.5.0')}; "
+        "then upgrade the chart from 1.5.0 to 2.1.0 (a breaking upgrade: see the plan); "
+        f"then move to agent 1.7.0: {ref('3.2-3-python-3.12-astro-agent-1.7.0')}"
+    )
+
+
+def test_single_changes_go_through_intermediate_published_images() -> None:
+    releases = [
+        agent("1.6.1", date(2026, 5, 4), "3.2-2", "3.2-3"),
+        agent("1.7.0", date(2026, 11, 2), "3.2-3", "3.2-4"),
+    ]
+    report = judge(dep("3.2-2-python-3.12-astro-agent-1.6.1", orch="3.2-4"), releases, date(2026, 11, 2))
+    assert [(step.change, step.image) for step in report.plan] == [
+        ("runtime", ref("3.2-3-python-3.12-astro-agent-1.6.1")),
+        ("agent", ref("3.2-3-python-3.12-astro-agent-1.7.0")),
+        ("runtime", ref("3.2-4-python-3.12-astro-agent-1.7.0")),
+    ]
+    assert the(report, FindingKind.MAINTENANCE_ENDING).remedy == (
+        f"Move to agent 1.7.0: {ref('3.2-4-python-3.12-astro-agent-1.7.0')}"
+    )
+
+
+def test_a_new_chart_counts_after_the_grace_period_too() -> None:
+    deployment = dep("3.2-4-python-3.12-astro-agent-1.7.0", chart="2.0.0")
+    assert "chart_behind_latest" not in kinds(judge(deployment, CHART_ONLY, date(2026, 6, 11)))
+    assert "chart_behind_latest" in kinds(judge(deployment, CHART_ONLY, date(2026, 6, 12)))
+
+
+def test_a_beta_release_has_no_maintenance_window() -> None:
+    releases = [
+        agent("1.7.0", date(2026, 6, 1), "3.2-4"),
+        agent("1.8.0", date(2026, 6, 10), "3.2-4", channel="beta"),
+    ]
+    report = judge(dep("3.2-4-python-3.12-astro-agent-1.8.0"), releases, date(2026, 6, 20))
+    assert not report.open_ended and report.end_of_maintenance is None
+    assert report.nominal_end_of_maintenance is None
+    assert report.state is SupportState.BEHIND
+    assert Catalog.build(releases, policy=POLICY, today=date(2026, 6, 20)).windows.keys() == {(1, 7)}
+
+
+def test_an_unknown_orchestration_plane_is_checked_before_the_runtime_rises() -> None:
+    releases = [agent("1.5.0", date(2026, 3, 20), "3.1-9"), agent("1.7.0", date(2026, 6, 1), "3.2-4")]
+    report = judge(dep("3.1-9-python-3.12-astro-agent-1.5.0"), releases, date(2026, 10, 1))
+    assert report.plan[0].change == "orchestration"
+    assert "runs Runtime 3.2-4 or later" in report.plan[0].text
+    assert report.plan[-1].image == ref("3.2-4-python-3.12-astro-agent-1.7.0")
+    # the remedy names the target; the precaution lives in the plan
+    assert the(report, FindingKind.END_OF_MAINTENANCE).remedy == (
+        f"Move to agent 1.7.0: {ref('3.2-4-python-3.12-astro-agent-1.7.0')}"
+    )

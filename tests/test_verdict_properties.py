@@ -93,10 +93,11 @@ def deployments(draw: st.DrawFn, releases: list[Release]) -> Deployment:
     tag = draw(st.sampled_from(known)) if known and draw(st.booleans()) else made_up
     chart = draw(st.sampled_from([None, "1.5.0", "2.0.0", "2.1.0"]))
     orch = draw(st.sampled_from([None, *RUNTIMES]))
+    digest = f"@sha256:{'c' * 64}" if draw(st.integers(0, 4)) == 0 else ""
     return Deployment(
         name="d",
         team="t",
-        image=ImageRef.parse(f"{REPO}:{tag}"),
+        image=ImageRef.parse(f"{REPO}:{tag}{digest}"),
         chart_version=AgentVersion.parse(chart) if chart else None,
         orchestration_runtime=RuntimeVersion.parse(orch) if orch else None,
     )
@@ -105,7 +106,12 @@ def deployments(draw: st.DrawFn, releases: list[Release]) -> Deployment:
 @st.composite
 def cases(draw: st.DrawFn) -> tuple[list[Release], Deployment, date, bool]:
     agents = draw(st.lists(agent_releases(), min_size=1, max_size=12, unique_by=lambda r: r.version))
-    releases = agents + draw(charts)
+    runtimes = [
+        Release("runtime", runtime, START, yanked=draw(st.integers(0, 5)) == 0)
+        for runtime in RUNTIMES
+        if draw(st.booleans())
+    ]
+    releases = agents + draw(charts) + runtimes
     today = START + timedelta(days=draw(st.integers(200, 1000)))
     return releases, draw(deployments(agents)), today, draw(st.booleans())
 
@@ -136,6 +142,7 @@ def test_the_target_is_stable_fitting_and_a_fixed_point(
 
     if target.tag is not None:
         assert target.agent is not None
+        assert target.tag.runtime not in catalog.yanked
         item = catalog.agents[target.agent]
         assert item.recommendable and not target.agent.is_prerelease and item.channel == "stable"
         ceiling = target.orchestration or deployment.orchestration_runtime
@@ -154,5 +161,12 @@ def test_the_target_is_stable_fitting_and_a_fixed_point(
         moved = _moved(deployment, target.tag, target.chart, target.orchestration)
         left = fixable(raw_findings(moved, catalog, RULES))
         assert left == [], (report.findings, target, left)
+    images = [step.image for step in report.plan if step.image is not None]
+    if target.tag is not None and not (deployment.image.tag and deployment.image.tag == target.tag):
+        assert images and images[-1] == f"{REPO}:{target.tag}"
+    ceiling = target.orchestration or deployment.orchestration_runtime
+    for image in images:
+        step_tag = ImageRef.parse(image).tag
+        assert step_tag is not None and (ceiling is None or step_tag.runtime <= ceiling)
     remedies = {f.remedy.removeprefix("Pin a fixed tag. ") for f in report.findings if f.kind in FIXABLE}
     assert len(remedies) <= 1, remedies

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -105,6 +107,60 @@ def test_tag_rejects_naming_the_formats(tag: str) -> None:
     assert "<runtime>-python-<py>-astro-agent-<x.y.z>" in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("tag", "agent", "base"),
+    [
+        ("3.1-9-python-3.12-astro-agent-1.7.0-rc1", "1.7.0-rc1", False),
+        ("3.1-9-python-3.12-astro-agent-1.7.0-rc1-base", "1.7.0-rc1", True),
+        ("3.1-9-python-3.12-astro-agent-1.7.0-beta.2", "1.7.0-beta.2", False),
+        ("3.1-9-python-3.12-astro-agent-1.7.0-database", "1.7.0-database", False),
+    ],
+)
+def test_genuine_prereleases_still_parse(tag: str, agent: str, base: bool) -> None:
+    parsed = ImageTag.parse(tag)
+    assert str(parsed.agent) == agent
+    assert parsed.agent is not None and parsed.agent.is_prerelease
+    assert parsed.base is base
+
+
+def test_upper_case_base_is_refused_not_read_as_a_prerelease() -> None:
+    with pytest.raises(VersionError) as info:
+        ImageTag.parse("3.1-9-python-3.12-astro-agent-1.3.1-BASE")
+    assert str(info.value) == (
+        "image tag '3.1-9-python-3.12-astro-agent-1.3.1-BASE' writes the base flavour as '-BASE'; "
+        "the flavour suffix is written -base in lower case, as in '3.1-9-python-3.12-astro-agent-1.3.1-base'"
+    )
+
+
+@pytest.mark.parametrize(
+    ("tag", "written", "fixed"),
+    [
+        ("3.1-9-python-3.12-astro-agent-1.3.1-Base", "-Base", "3.1-9-python-3.12-astro-agent-1.3.1-base"),
+        (
+            "3.1-9-python-3.12-astro-agent-1.7.0-rc1-BASE",
+            "-BASE",
+            "3.1-9-python-3.12-astro-agent-1.7.0-rc1-base",
+        ),
+        ("3.1-9-python-3.12-BASE", "-BASE", "3.1-9-python-3.12-base"),
+        ("3.1-9-bAsE", "-bAsE", "3.1-9-base"),
+        # not a base tag once lower-cased: the message shows an example instead
+        ("3.1-9-python-3.12-astro-agent-1.3.1-BASE.1", "-BASE", "3.1-9-python-3.12-astro-agent-1.3.1-base"),
+    ],
+)
+def test_any_case_but_lower_base_is_refused_with_the_fix(tag: str, written: str, fixed: str) -> None:
+    with pytest.raises(VersionError) as info:
+        ImageTag.parse(tag)
+    message = str(info.value)
+    assert f"writes the base flavour as {written!r}" in message
+    assert "the flavour suffix is written -base in lower case" in message
+    assert message.endswith(f"as in {fixed!r}")
+
+
+def test_upper_case_base_is_refused_in_an_image_reference() -> None:
+    with pytest.raises(VersionError, match="written -base in lower case"):
+        ImageRef.parse(f"{REPO}:3.1-9-python-3.12-astro-agent-1.3.1-BASE")
+
+
 def test_image_ref_with_tag_and_digest() -> None:
     ref = ImageRef.parse(f"{REPO}:3.1-9-python-3.12-astro-agent-1.3.1@{DIGEST}")
     assert ref.repository == REPO
@@ -148,6 +204,13 @@ runtimes = st.builds(RuntimeVersion, st.integers(0, 9), st.integers(0, 20), st.i
 pythons = st.builds(PythonVersion, st.just(3), st.integers(8, 20))
 
 
+def tag_safe(version: AgentVersion) -> bool:
+    """Whether ``version`` can stand in a tag as itself: no "base" flavour lookalike in it."""
+    text = str(version)
+    miscased = any(found[0] != "-base" for found in re.finditer(r"(?i)-base(?=$|[-.])", text))
+    return not text.endswith("base") and not miscased
+
+
 @given(agent_versions)
 def test_agent_version_round_trip(version: AgentVersion) -> None:
     assert AgentVersion.parse(str(version)) == version
@@ -161,8 +224,9 @@ def test_runtime_round_trip(runtime: RuntimeVersion) -> None:
 @given(
     runtimes,
     st.one_of(st.none(), pythons),
-    # a pre-release ending in "base" reads as the -base flavour: the vendor's format is ambiguous there
-    st.one_of(st.none(), agent_versions.filter(lambda v: not str(v).endswith("base"))),
+    # a pre-release ending in "base" reads as the -base flavour (the vendor's format is ambiguous
+    # there), and "-BASE" in any other case is refused
+    st.one_of(st.none(), agent_versions.filter(tag_safe)),
     st.booleans(),
 )
 def test_tag_round_trip(

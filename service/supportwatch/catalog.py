@@ -109,7 +109,12 @@ class Catalog:
                 catalog._add(release)
             except VersionError:
                 catalog.skipped += 1
-        dated = [(item.version, item.released_on) for item in catalog.agents.values() if item.released_on]
+        # beta and other channels have no maintenance window; a yanked release still dates its minor
+        dated = [
+            (item.version, item.released_on)
+            for item in catalog.agents.values()
+            if item.released_on and item.channel == "stable"
+        ]
         catalog.windows = minor_windows(dated, policy)
         return catalog
 
@@ -160,19 +165,24 @@ class Catalog:
         return best
 
     def newest_chart(self) -> AgentVersion | None:
-        """The newest recommendable chart version."""
+        """The newest recommendable chart that counts (out for the grace period)."""
         if "newest" not in self._charts_memo:
-            versions = [item.version for item in self.charts.values() if item.recommendable]
+            grace = self.policy.behind_grace_days
+            versions = [
+                item.version
+                for item in self.charts.values()
+                if item.recommendable and self._settled(item.released_on, grace)
+            ]
             self._charts_memo["newest"] = max(versions) if versions else None
         return self._charts_memo["newest"]
 
     def newest_chart_admitting(self, rules: Rules, agent: AgentVersion) -> AgentVersion | None:
-        """The newest recommendable chart whose matrix row admits ``agent``."""
+        """The newest recommendable chart the matrix does not forbid for ``agent``."""
         if agent not in self._newest_chart_for:
             fitting = [
                 item.version
                 for item in self.charts.values()
-                if item.recommendable and chart_admits(rules, item.version, agent)
+                if item.recommendable and chart_admits(rules, item.version, agent) is not False
             ]
             self._newest_chart_for[agent] = max(fitting) if fitting else None
         return self._newest_chart_for[agent]

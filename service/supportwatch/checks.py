@@ -19,16 +19,15 @@ Policy readings (see ``catalog.py`` for 1-3):
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, tzinfo
 
 from supportwatch.catalog import Catalog, Maintenance
 from supportwatch.compatibility import Rules, agents_for, chart_admits, incompatible
 from supportwatch.models import Deployment, Finding, FindingKind, Release, Severity
 from supportwatch.policy import MaintenancePolicy, MinorWindow, SupportState, reminder_rung
-from supportwatch.remedy import target_remedy
 from supportwatch.target import FIXABLE, STAY, Target, choose_target
-from supportwatch.upgrade import Step, chart_first, plan_steps
+from supportwatch.upgrade import Step, plan_steps, target_remedy
 from supportwatch.versions import AgentVersion, ImageTag, minor_label
 from supportwatch.wording import since, until
 
@@ -113,8 +112,10 @@ class Subject:
 def make_subject(deployment: Deployment, catalog: Catalog, rules: Rules) -> Subject:
     tag = deployment.image.tag
     agent = tag.agent if tag is not None else None
-    # a pre-release is never maintained; an unseen patch of a known minor follows that minor
-    maintenance = catalog.maintenance(agent.minor_key) if agent and not agent.is_prerelease else None
+    # a pre-release or beta is never maintained; an unseen patch of a known minor follows that minor
+    item = catalog.agents.get(agent) if agent is not None else None
+    unstable = agent is not None and (agent.is_prerelease or (item is not None and item.channel != "stable"))
+    maintenance = catalog.maintenance(agent.minor_key) if agent and not unstable else None
     unmaintained = maintenance is not None and not maintenance.maintained_on(catalog.today)
     return Subject(deployment, catalog, rules, tag, agent, maintenance, unmaintained)
 
@@ -431,24 +432,34 @@ def support_state(s: Subject) -> SupportState:
         return SupportState.BEHIND  # maintained or not, a pulled or unstable release is never current
     if not s.known:
         return SupportState.UNKNOWN
-    newest = s.catalog.newest_agent(major=s.agent.major, grace_days=s.policy.behind_grace_days)
+    # current means the newest stable minor.patch overall: the last minor of an older major is behind
+    newest = s.catalog.newest_agent(grace_days=s.policy.behind_grace_days)
     return SupportState.BEHIND if newest is not None and newest > s.agent else SupportState.CURRENT
 
 
-def raw_findings(deployment: Deployment, catalog: Catalog, rules: Rules) -> list[Finding]:
-    """Every check's finding for ``deployment``, before remedies name the target."""
+CHART_CHECKS: tuple[Check, ...] = (
+    check_chart_incompatible,
+    check_chart_breaking_upgrade,
+    check_chart_behind_latest,
+)
+IMAGE_CHECKS: tuple[Check, ...] = tuple(check for check in CHECKS if check not in CHART_CHECKS)
+_PARTS = {"all": CHECKS, "image": IMAGE_CHECKS, "chart": CHART_CHECKS}
+
+
+def raw_findings(deployment: Deployment, catalog: Catalog, rules: Rules, part: str = "all") -> list[Finding]:
+    """The findings of the ``part``'s checks for ``deployment``, before remedies name the target."""
     subject = make_subject(deployment, catalog, rules)
-    return [finding for check in CHECKS if (finding := check(subject)) is not None]
+    return [finding for check in _PARTS[part] if (finding := check(subject)) is not None]
 
 
 def evaluate_one(deployment: Deployment, catalog: Catalog, rules: Rules) -> DeploymentReport:
     subject = make_subject(deployment, catalog, rules)
     findings = [finding for check in CHECKS if (finding := check(subject)) is not None]
     target = choose_target(
-        deployment, catalog, rules, lambda moved: raw_findings(moved, catalog, rules), findings
+        deployment, catalog, rules, lambda moved, part: raw_findings(moved, catalog, rules, part), findings
     )
     plan = plan_steps(deployment, target, catalog, rules) if target.moves else ()
-    remedy = target_remedy(deployment, target, chart_first=chart_first(plan))
+    remedy = target_remedy(target, plan)
     findings = [_with_remedy(finding, target, remedy) for finding in findings]
     findings.sort(key=lambda f: (-f.severity.rank, f.kind.value))
     maintenance = subject.maintenance
@@ -469,14 +480,22 @@ def evaluate_one(deployment: Deployment, catalog: Catalog, rules: Rules) -> Depl
 def _with_remedy(finding: Finding, target: Target, remedy: str) -> Finding:
     if finding.kind in FIXABLE:
         prefix = "Pin a fixed tag. " if finding.kind is FindingKind.FLOATING_TAG and target.moves else ""
-        return replace(finding, remedy=prefix + remedy)
+        return _remedied(finding, prefix + remedy)
     if (
         finding.kind is FindingKind.NEW_MAJOR_AVAILABLE
         and target.agent
         and target.agent.major > _major(finding)
     ):
-        return replace(finding, remedy=remedy)
+        return _remedied(finding, remedy)
     return finding
+
+
+def _remedied(f: Finding, remedy: str) -> Finding:
+    # the constructor, not dataclasses.replace: this runs for every finding of a fleet
+    return Finding(
+        f.kind, f.severity, f.deployment, f.team, f.subject, f.dedup_key, f.summary, remedy,
+        f.end_of_maintenance, f.days_left,
+    )  # fmt: skip
 
 
 def _major(finding: Finding) -> int:

@@ -51,6 +51,9 @@ class Rules:
     _allows: dict[tuple[int, AgentVersion], bool] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
+    _admits: dict[tuple[tuple[int, ...], AgentVersion], bool | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
 
 @lru_cache(maxsize=8192)
@@ -63,8 +66,8 @@ def pep440(version: AgentVersion) -> Version:
         return Version(f"{version.major}.{version.minor}.{version.patch}.dev0")
 
 
-def chart_admits(rules: Rules, chart: AgentVersion, agent: AgentVersion) -> bool | None:
-    """True/False per the matrix; None when no matrix row covers ``chart``."""
+def chart_rows(rules: Rules, chart: AgentVersion) -> tuple[int, ...]:
+    """The indexes of the matrix rows that cover ``chart`` (charts with equal rows behave alike)."""
     rows = rules._rows.get(chart)
     if rows is None:
         chart_v = pep440(chart)
@@ -73,9 +76,20 @@ def chart_admits(rules: Rules, chart: AgentVersion, agent: AgentVersion) -> bool
             for index, rule in enumerate(rules.compatibility)
             if rule.chart.contains(chart_v, prereleases=True)
         )
-    if not rows:
-        return None
-    return any(_row_allows(rules, index, agent) for index in rows)
+    return rows
+
+
+def rows_admit(rules: Rules, rows: tuple[int, ...], agent: AgentVersion) -> bool | None:
+    """What ``chart_admits`` answers for a chart covered by ``rows``."""
+    key = (rows, agent)
+    if key not in rules._admits:
+        rules._admits[key] = any(_row_allows(rules, index, agent) for index in rows) if rows else None
+    return rules._admits[key]
+
+
+def chart_admits(rules: Rules, chart: AgentVersion, agent: AgentVersion) -> bool | None:
+    """True/False per the matrix; None when no matrix row covers ``chart``."""
+    return rows_admit(rules, chart_rows(rules, chart), agent)
 
 
 def _row_allows(rules: Rules, index: int, agent: AgentVersion) -> bool:

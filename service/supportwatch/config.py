@@ -3,7 +3,9 @@
 The YAML file (DESIGN §7) is read with PyYAML's C loader (duplicate keys refused), every
 ``${ENV_NAME}`` is replaced from the environment, secret keys accept a ``*_file`` twin, and
 the tree is validated by pydantic. Any problem raises ``ConfigError`` naming the key path
-(``deployments[2].image``), the value (never a secret's) and what is expected.
+(``deployments[2].image``), the value (never a secret's) and what is expected. A problem in one
+deployment also names the file it is in and the deployment's name:
+``deployments.yaml: deployments[2] (prod-west).image``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -40,6 +44,10 @@ from supportwatch.versions import AgentVersion, ImageRef, ImageTag, RuntimeVersi
 SECRET_KEYS = frozenset({"password", "token", "webhook_url", "database_url"})
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# Kubernetes DNS-1123 label; Helm release names use the same characters (max 53)
+_DNS_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+AGENT_REPOSITORY_NAME = "astro-remote-execution-agent"
+AGENT_REPOSITORY = f"images.astronomer.cloud/baseimages/{AGENT_REPOSITORY_NAME}"
 
 
 class _Model(BaseModel):
@@ -67,6 +75,36 @@ def _runtime_version(value: str | None) -> str | None:
 def _image_tag(value: str) -> str:
     ImageTag.parse(value)
     return value
+
+
+def _agent_image(value: str) -> ImageRef:
+    """Parse an image reference whose repository's last path segment is the agent's."""
+    ref = ImageRef.parse(value)
+    if ref.repository.rsplit("/", 1)[-1] != AGENT_REPOSITORY_NAME:
+        raise ValueError(
+            f"repository {ref.repository!r} is not an agent image repository; agent images live in a "
+            f"repository named {AGENT_REPOSITORY_NAME!r}: use {AGENT_REPOSITORY} or a mirror whose "
+            f"path ends in /{AGENT_REPOSITORY_NAME}"
+        )
+    return ref
+
+
+def _dns_label(value: str | None, *, what: str, max_length: int) -> str | None:
+    """Refuse what is not a DNS-1123 label: the value is pasted into kubectl and helm commands."""
+    if value is not None and not (len(value) <= max_length and _DNS_LABEL.fullmatch(value)):
+        raise ValueError(
+            f"must be {what}: lower-case letters, digits and '-', starting and ending with a letter or "
+            f"digit, at most {max_length} characters"
+        )
+    return value
+
+
+def _namespace(value: str | None) -> str | None:
+    return _dns_label(value, what="a Kubernetes namespace (a DNS-1123 label)", max_length=63)
+
+
+def _release(value: str | None) -> str | None:
+    return _dns_label(value, what="a Helm release name", max_length=53)
 
 
 def _specifier(value: str) -> str:
@@ -275,13 +313,16 @@ class DeploymentSettings(_Model):
     _names = field_validator("name", "team")(_name)
     _chart = field_validator("chart_version")(_agent_version)
     _runtime = field_validator("orchestration_runtime")(_runtime_version)
+    _namespace_label = field_validator("namespace")(_namespace)
+    _release_name = field_validator("release")(_release)
 
     _image_ref: ImageRef | None = PrivateAttr(default=None)
 
     @field_validator("image")
     @classmethod
     def _image(cls, value: str) -> str:
-        ImageRef.parse(value)
+        """An agent image: a tag in the vendor's formats in an astro-remote-execution-agent repository."""
+        _agent_image(value)
         return value
 
     @model_validator(mode="after")
@@ -521,15 +562,41 @@ def _read_yaml(path: Path) -> Any:
         raise ConfigError("", f"{str(path)!r} is not valid YAML: {exc}") from None
 
 
-def format_path(loc: tuple[str | int, ...]) -> str:
-    """``("deployments", 2, "image")`` -> ``deployments[2].image``."""
+@dataclass(frozen=True, slots=True)
+class DeploymentAt:
+    """One deployment as error paths name it: ``deployments.yaml: deployments[3] (prod-west)``.
+
+    ``file`` is the file the deployment is written in; ``name`` is shown if it is a usable name.
+    """
+
+    file: str
+    index: int
+    name: object = None
+
+    def __str__(self) -> str:
+        label = f"deployments[{self.index}]"
+        if isinstance(self.name, str) and _NAME.fullmatch(self.name):
+            label += f" ({self.name})"
+        return f"{self.file}: {label}" if self.file else label
+
+
+Loc = tuple[str | int | DeploymentAt, ...]
+
+
+def format_path(loc: Loc) -> str:
+    """``("deployments", 2, "image")`` -> ``deployments[2].image``; a DeploymentAt names its file."""
     text = ""
     for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, DeploymentAt):
+            text += str(part)
+        elif isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
     return text
 
 
-def _interpolate(value: Any, path: tuple[str | int, ...], base: Path) -> Any:
+def _interpolate(value: Any, path: Loc, base: Path) -> Any:
     if isinstance(value, str):
         return _substitute(value, path)
     if isinstance(value, list):
@@ -539,7 +606,7 @@ def _interpolate(value: Any, path: tuple[str | int, ...], base: Path) -> Any:
     return value
 
 
-def _substitute(value: str, path: tuple[str | int, ...]) -> str:
+def _substitute(value: str, path: Loc) -> str:
     def replace(match: re.Match[str]) -> str:
         name = match[1]
         if name not in os.environ:
@@ -549,7 +616,7 @@ def _substitute(value: str, path: tuple[str | int, ...]) -> str:
     return _ENV_REF.sub(replace, value)
 
 
-def _interpolate_mapping(value: dict[Any, Any], path: tuple[str | int, ...], base: Path) -> dict[Any, Any]:
+def _interpolate_mapping(value: dict[Any, Any], path: Loc, base: Path) -> dict[Any, Any]:
     result: dict[Any, Any] = {}
     for key, item in value.items():
         key_path = (*path, str(key))
@@ -563,7 +630,7 @@ def _interpolate_mapping(value: dict[Any, Any], path: tuple[str | int, ...], bas
     return result
 
 
-def _read_secret_file(name: str, path: tuple[str | int, ...], base: Path) -> str:
+def _read_secret_file(name: str, path: Loc, base: Path) -> str:
     file = (base / name).resolve()
     try:
         return file.read_text(encoding="utf-8").strip()
@@ -573,27 +640,82 @@ def _read_secret_file(name: str, path: tuple[str | int, ...], base: Path) -> str
         ) from None
 
 
-def _inline_deployments(raw: dict[str, Any], base: Path) -> None:
+def _deployment_name(items: Any, index: int) -> object:
+    """The raw ``name`` of deployment ``index`` in ``items``, if it has one (for error paths)."""
+    item = items[index] if isinstance(items, list) and 0 <= index < len(items) else None
+    return item.get("name") if isinstance(item, dict) else None
+
+
+def _interpolate_deployments(items: Any, file: str, base: Path) -> Any:
+    """Interpolate a deployments list; an error names ``file``, the index and the deployment."""
+    if not isinstance(items, list):
+        return _interpolate(items, ("deployments",), base)
+    return [
+        _interpolate(item, (DeploymentAt(file, index, _deployment_name(items, index)),), base)
+        for index, item in enumerate(items)
+    ]
+
+
+_ABSENT: Any = object()
+
+
+def _inline_deployments(raw: dict[str, Any], inline: Any, config_name: str, base: Path) -> str:
+    """Put the interpolated deployments into ``raw``; return the name of the file they are in.
+
+    ``inline`` is the config file's own ``deployments`` (``_ABSENT`` if it has none); a
+    ``deployments_file`` is read relative to ``base``, the config file's directory.
+    """
     name = raw.pop("deployments_file", None)
     if name is None:
-        return
-    if "deployments" in raw:
+        if inline is not _ABSENT:
+            raw["deployments"] = _interpolate_deployments(inline, config_name, base)
+        return config_name
+    if inline is not _ABSENT:
         raise ConfigError("deployments_file", "set either deployments or deployments_file, not both")
     if not isinstance(name, str):
         raise ConfigError("deployments_file", f"{name!r} is not a file name")
-    loaded = _read_yaml(base / name)
+    raw["deployments"] = _interpolate_deployments(_read_deployments_file(base, name), name, base)
+    return name
+
+
+def _read_deployments_file(base: Path, name: str) -> Any:
+    """The deployments listed in ``name``: a list, or a mapping holding only ``deployments``."""
+    file = base / name
+    if not file.is_file():
+        raise ConfigError(
+            "deployments_file",
+            f"{name!r} does not exist (looked for {str(file)!r}); a relative name is read from "
+            "the config file's directory",
+        )
+    try:
+        loaded = _read_yaml(file)
+    except ConfigError as exc:
+        # "line 5: duplicate key ..." must say which file line 5 is in
+        raise ConfigError(f"{name}: {exc.path}" if exc.path else name, exc.message) from None
     if isinstance(loaded, dict) and set(loaded) == {"deployments"}:
         loaded = loaded["deployments"]
     if not isinstance(loaded, list):
         raise ConfigError(
             "deployments_file", f"{name!r} must hold a list of deployments (or deployments: [...])"
         )
-    raw["deployments"] = _interpolate(loaded, ("deployments",), base)
+    return loaded
 
 
-def _validation_error(exc: ValidationError) -> ConfigError:
+def _error_loc(loc: tuple[str | int, ...], deployments_file: str, deployments: Any) -> Loc:
+    """Pydantic's error location without source-kind tags; a deployment is named with its file."""
+    loc = tuple(part for part in loc if not (isinstance(part, str) and part in SOURCE_KINDS))
+    if len(loc) >= 2 and loc[0] == "deployments" and isinstance(loc[1], int):
+        at = DeploymentAt(deployments_file, loc[1], _deployment_name(deployments, loc[1]))
+        return (at, *loc[2:])
+    return loc
+
+
+def _validation_error(
+    exc: ValidationError, deployments_file: str = "", deployments: Any = None
+) -> ConfigError:
+    """The first validation error as a ConfigError; ``deployments`` is the raw list, for names."""
     error = exc.errors(include_url=False)[0]
-    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part in SOURCE_KINDS))
+    loc = _error_loc(error["loc"], deployments_file, deployments)
     path = format_path(loc)
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
@@ -611,28 +733,42 @@ def _validation_error(exc: ValidationError) -> ConfigError:
     return ConfigError(path, f"{message} (got {shown}){hint}")
 
 
-def load_settings(path: str | os.PathLike[str]) -> Settings:
-    """Read, interpolate and validate the config file at ``path``."""
-    file = Path(path)
+def _read_mapping(file: Path) -> dict[str, Any]:
     raw = _read_yaml(file)
     if raw is None:
-        raw = {}
+        return {}
     if not isinstance(raw, dict):
         raise ConfigError("", f"{str(file)!r} must hold a mapping of config keys at the top level")
+    return raw
+
+
+def load_settings(path: str | os.PathLike[str]) -> Settings:
+    """Read, interpolate and validate the config file at ``path``.
+
+    Errors about one deployment name the file it is in (this file's name for inline
+    ``deployments``, else the ``deployments_file``), its index and its name.
+    """
+    file = Path(path)
+    raw = _read_mapping(file)
     base = file.resolve().parent
+    inline = raw.pop("deployments", _ABSENT)
     raw = _interpolate(raw, (), base)
-    _inline_deployments(raw, base)
+    deployments_file = _inline_deployments(raw, inline, file.name, base)
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        raise _validation_error(exc) from None
-    check_references(settings)
+        raise _validation_error(exc, deployments_file, raw.get("deployments")) from None
+    check_references(settings, deployments_file)
     return settings
 
 
-def check_references(settings: Settings) -> None:
-    """Cross-key rules: unique names, routes to known receivers and teams, email needs smtp."""
-    _unique([item.name for item in settings.deployments], "deployments", "deployment name")
+def check_references(settings: Settings, deployments_file: str = "") -> None:
+    """Cross-key rules: unique names, routes to known receivers and teams, email needs smtp.
+
+    ``deployments_file`` names the file the deployments are in, for error paths.
+    """
+    names = [item.name for item in settings.deployments]
+    _unique(names, "deployments", "deployment name", lambda i: (DeploymentAt(deployments_file, i, names[i]),))
     _unique([item.name for item in settings.sources], "sources", "source name")
     _unique([item.name for item in settings.receivers], "receivers", "receiver name")
     receivers = {item.name for item in settings.receivers} | {"console"}
@@ -661,12 +797,14 @@ def check_references(settings: Settings) -> None:
             )
 
 
-def _unique(names: list[str], key: str, what: str) -> None:
+def _unique(names: list[str], key: str, what: str, where: Callable[[int], Loc] | None = None) -> None:
+    """Refuse a repeated name; ``where(index)`` locates an item (default ``key[index]``)."""
     seen: dict[str, int] = {}
     for index, name in enumerate(names):
         if name in seen:
+            loc = where(index) if where else (key, index)
             raise ConfigError(
-                f"{key}[{index}].name",
+                format_path((*loc, "name")),
                 f"duplicate {what} {name!r} (first at {key}[{seen[name]}]); names must be unique",
             )
         seen[name] = index

@@ -8,14 +8,10 @@ exists, then the highest (Runtime, Python, agent).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from typing import TYPE_CHECKING
 
 from supportwatch.catalog import Catalog
 from supportwatch.models import Deployment
 from supportwatch.versions import ImageTag, PythonVersion, RuntimeVersion
-
-if TYPE_CHECKING:
-    from supportwatch.target import Target
 
 
 def best_tag(
@@ -43,10 +39,19 @@ def best_tag(
 
 
 def lowest_tag_above(
-    candidates: Iterable[ImageTag], *, python: PythonVersion | None, base: bool, floor: RuntimeVersion
+    candidates: Iterable[ImageTag],
+    *,
+    python: PythonVersion | None,
+    base: bool,
+    floor: RuntimeVersion,
+    exclude: Collection[RuntimeVersion] = (),
 ) -> ImageTag | None:
     """The fixed tag with the lowest Runtime above ``floor``: what a raised orchestration plane allows."""
-    fitting = [tag for tag in candidates if tag.fixed and tag.base == base and tag.runtime > floor]
+    fitting = [
+        tag
+        for tag in candidates
+        if tag.fixed and tag.base == base and tag.runtime > floor and tag.runtime not in exclude
+    ]
     same_python = [tag for tag in fitting if python is not None and tag.python == python]
     pool = same_python or fitting
     if not pool:
@@ -86,33 +91,3 @@ def _python_of(tag: ImageTag) -> tuple[int, int]:
 def tag_reference(deployment: Deployment, tag: ImageTag) -> str:
     """The full image reference ``registry/repository:tag`` in the deployment's repository."""
     return f"{deployment.image.repository}:{tag}"
-
-
-def target_remedy(deployment: Deployment, target: Target, *, chart_first: bool) -> str:
-    """The one-line fix every fixable finding names: the target, in the plan's order."""
-    if not target.moves:
-        return _capital(target.note or "Nothing to change")
-    chart = f"upgrade the chart from {deployment.chart_version} to {target.chart}" if target.chart else None
-    parts = [
-        f"upgrade the orchestration plane to Runtime {target.orchestration} or later"
-        if target.orchestration
-        else None,
-        chart if chart_first or target.tag is None else None,
-        _image_move(deployment, target.tag) if target.tag else None,
-        chart if target.tag is not None and not chart_first else None,
-    ]
-    text = "; then ".join(part for part in parts if part)
-    if target.note:
-        text += f" ({target.note})"
-    return _capital(text)
-
-
-def _image_move(deployment: Deployment, tag: ImageTag) -> str:
-    current = deployment.image.tag
-    if current is not None and current.agent == tag.agent:
-        return f"use {tag_reference(deployment, tag)}"
-    return f"move to agent {tag.agent}: {tag_reference(deployment, tag)}"
-
-
-def _capital(text: str) -> str:
-    return text[:1].upper() + text[1:]

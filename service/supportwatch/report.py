@@ -101,6 +101,16 @@ def target_item(report: DeploymentReport) -> dict[str, Any]:
     }
 
 
+def target_text(report: DeploymentReport) -> str:
+    """The target in one phrase for tables and digests ("" when nothing needs to change)."""
+    target = report.target
+    if target.orchestration is not None:
+        return f"upgrade the orchestration plane to {target.orchestration} or later first"
+    parts = [tag_reference(report.deployment, target.tag)] if target.tag is not None else []
+    parts += [f"chart {target.chart}"] if target.chart is not None else []
+    return ", ".join(parts) or (target.note or "")
+
+
 def end_text(report: DeploymentReport) -> str:
     """The end of maintenance as every surface prints it: a date, or open with the nominal date."""
     if report.open_ended:

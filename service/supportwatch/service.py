@@ -266,16 +266,11 @@ class Service:
             reports,
             releases=self.store.releases(),
             health=health,
-            open_ended=self._open_ended(reports),
             now=now,
             receiver=receiver,
             dry_run=dry_run,
             scheduled=scheduled,
         )
-
-    def _open_ended(self, reports: list[DeploymentReport]) -> set[str]:
-        """Deployments on the newest minor of their major while the policy keeps that one maintained."""
-        return {report.deployment.name for report in reports if report.open_ended}
 
     def ack(self, dedup_key: str, *, until: datetime | None, now: datetime, note: str = "") -> Ack:
         """Silence a finding until ``until``, or (None) until its facts change."""

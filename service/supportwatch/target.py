@@ -23,8 +23,9 @@ from dataclasses import dataclass, replace
 from supportwatch.catalog import Catalog
 from supportwatch.compatibility import Rules, chart_admits, incompatible
 from supportwatch.models import Deployment, Finding, FindingKind, Severity
+from supportwatch.policy import reminder_rung
 from supportwatch.remedy import best_tag, lowest_tag_above, pinned_equivalent
-from supportwatch.versions import AgentVersion, ImageRef, ImageTag, RuntimeVersion
+from supportwatch.versions import AgentVersion, ImageRef, ImageTag, PythonVersion, RuntimeVersion
 
 FIXABLE: frozenset[FindingKind] = frozenset(
     {
@@ -43,7 +44,9 @@ FIXABLE: frozenset[FindingKind] = frozenset(
 )
 """Finding kinds a move of image or chart can clear (not: unknown versions, RHEL, info)."""
 
-Evaluate = Callable[[Deployment], Sequence[Finding]]
+Evaluate = Callable[[Deployment, str], Sequence[Finding]]
+"""``evaluate(deployment, part)``: the raw findings of the ``"image"`` checks (all but the
+chart's), of the ``"chart"`` checks, or of ``"all"``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,6 @@ class Target:
 
 
 STAY = Target()
-_NOTHING_CLEARS = "no known release clears these findings; run `supportwatch poll` for newer ones"
 
 
 def fixable(findings: Sequence[Finding]) -> list[Finding]:
@@ -109,17 +111,19 @@ def _search(deployment: Deployment, catalog: Catalog, rules: Rules, evaluate: Ev
         if not left:
             return _target(deployment, candidate)
         tried.append((_weight(left), index, candidate))
-    if not tried and not any(tag.fixed for a in catalog.recommendable_agents() for tag in catalog.tags_of(a)):
-        return Target(
-            note="no stable agent release with a fixed image tag is known yet; run `supportwatch poll`"
-        )
     if not tried:
-        return Target(note=_NOTHING_CLEARS)
+        return Target(note=_nothing_clears(catalog))
     weight, _, best = min(tried, key=lambda item: (item[0], item[1]))
-    if weight >= _weight(fixable(evaluate(deployment))):
-        return Target(note=_NOTHING_CLEARS)
+    if weight >= _weight(fixable(evaluate(deployment, "all"))):
+        return Target(note=_nothing_clears(catalog))
     kinds = ", ".join(sorted({f.kind.value for f in _left_after(best, deployment, catalog, evaluate)}))
     return replace(_target(deployment, best), note=f"the best known move still leaves: {kinds}")
+
+
+def _nothing_clears(catalog: Catalog) -> str:
+    if not any(tag.fixed for agent in catalog.recommendable_agents() for tag in catalog.tags_of(agent)):
+        return "no stable agent release with a fixed image tag is known yet; run `supportwatch poll`"
+    return "no known release clears these findings; run `supportwatch poll` for newer ones"
 
 
 def _weight(findings: Sequence[Finding]) -> tuple[int, int]:
@@ -127,7 +131,8 @@ def _weight(findings: Sequence[Finding]) -> tuple[int, int]:
 
 
 def _target(deployment: Deployment, candidate: _Candidate) -> Target:
-    tag = None if candidate.tag == deployment.image.tag and not deployment.image.digest else candidate.tag
+    # a digest pin of the same fixed tag is the same image: nothing to move
+    tag = None if candidate.tag == deployment.image.tag else candidate.tag
     chart = None if candidate.chart == deployment.chart_version else candidate.chart
     raised = candidate.orchestration != deployment.orchestration_runtime
     return Target(tag=tag, chart=chart, orchestration=candidate.orchestration if raised else None)
@@ -136,41 +141,111 @@ def _target(deployment: Deployment, candidate: _Candidate) -> Target:
 def _left_after(
     candidate: _Candidate, deployment: Deployment, catalog: Catalog, evaluate: Evaluate
 ) -> list[Finding]:
-    key = ("left", candidate, deployment.image.repository)
-    if key not in catalog.memo:
-        moved = Deployment(
-            name=deployment.name,
-            team=deployment.team,
-            image=ImageRef(deployment.image.repository, candidate.tag, None),
-            chart_version=candidate.chart,
-            orchestration_runtime=candidate.orchestration,
-        )
-        catalog.memo[key] = fixable(evaluate(moved))
-    result: list[Finding] = catalog.memo[key]
+    # the chart checks depend on the chart and the agent only, the others not on the chart:
+    # evaluated apart, each half is shared by far more candidates
+    image = ImageRef(deployment.image.repository, candidate.tag, None)
+    image_key = ("left-image", candidate.tag, candidate.orchestration, image.repository)
+    if image_key not in catalog.memo:
+        moved = Deployment(deployment.name, deployment.team, image, None, candidate.orchestration)
+        catalog.memo[image_key] = fixable(evaluate(moved, "image"))
+    chart_key = ("left-chart", candidate.chart, candidate.tag.agent)
+    if chart_key not in catalog.memo:
+        moved = Deployment(deployment.name, deployment.team, image, candidate.chart, None)
+        catalog.memo[chart_key] = fixable(evaluate(moved, "chart")) if candidate.chart is not None else []
+    result: list[Finding] = catalog.memo[image_key] + catalog.memo[chart_key]
     return result
 
 
 def _candidates(deployment: Deployment, catalog: Catalog, rules: Rules) -> Iterator[_Candidate]:
-    """Every move worth evaluating, smallest first; within the ceiling, then above it."""
+    """Every move worth evaluating, smallest first: the running image itself (for a chart or an
+    orchestration-only move), then each agent that may be clean in order, within the ceiling,
+    then above it; last, the newest agents, for a best effort when nothing is clean."""
     tag = deployment.image.tag
-    origin = _origin(deployment, catalog)
+    own = tag if tag is not None and tag.fixed else None
     python = tag.python if tag is not None else None
     base = tag.base if tag is not None else False
     ceiling = deployment.orchestration_runtime
-    agents = _agent_order(catalog, origin)
-    if tag is not None and tag.fixed and tag.agent in catalog.agents:
-        yield from _with_chart(tag, deployment, catalog, rules, ceiling)
+    ordered, agents = _agent_orders(catalog, _origin(deployment, catalog))
+    if own is not None and (ceiling is None or own.runtime <= ceiling):
+        yield from _with_chart(own, deployment, catalog, rules, ceiling)
     for agent in agents:
-        bad = _bad_runtimes(catalog, rules, ceiling, agent)
-        fit = best_tag(catalog.tags_of(agent), python=python, base=base, max_runtime=ceiling, exclude=bad)
+        fit = _fit(catalog, rules, agent, python=python, base=base, ceiling=ceiling)
         if fit is not None:
             yield from _with_chart(fit, deployment, catalog, rules, ceiling)
-    if ceiling is None:
-        return
-    for agent in agents:
-        above = lowest_tag_above(catalog.tags_of(agent), python=python, base=base, floor=ceiling)
-        if above is not None:
-            yield from _with_chart(above, deployment, catalog, rules, above.runtime)
+    if ceiling is not None:
+        if own is not None and own.runtime > ceiling:
+            yield from _with_chart(own, deployment, catalog, rules, own.runtime)
+        for agent in agents:
+            bad = _bad_runtimes(catalog, rules, None, agent)
+            above = lowest_tag_above(
+                catalog.tags_of(agent), python=python, base=base, floor=ceiling, exclude=bad
+            )
+            if above is not None:
+                yield from _with_chart(above, deployment, catalog, rules, above.runtime)
+    for agent in _fallbacks(catalog, ordered):
+        fit = _fit(catalog, rules, agent, python=python, base=base, ceiling=ceiling)
+        if fit is not None:
+            yield from _with_chart(fit, deployment, catalog, rules, ceiling)
+
+
+def _agent_orders(catalog: Catalog, origin: _Origin) -> tuple[list[AgentVersion], list[AgentVersion]]:
+    """The agent order from ``origin``, and the agents in it that may be clean (memoised)."""
+    key = ("agent-order", origin)
+    if key not in catalog.memo:
+        ordered = _agent_order(catalog, origin)
+        catalog.memo[key] = (ordered, [agent for agent in ordered if _may_be_clean(agent, catalog)])
+    result: tuple[list[AgentVersion], list[AgentVersion]] = catalog.memo[key]
+    return result
+
+
+def _fit(
+    catalog: Catalog,
+    rules: Rules,
+    agent: AgentVersion,
+    *,
+    python: PythonVersion | None,
+    base: bool,
+    ceiling: RuntimeVersion | None,
+) -> ImageTag | None:
+    key = ("fit", agent, python, base, ceiling)
+    if key not in catalog.memo:
+        bad = _bad_runtimes(catalog, rules, ceiling, agent)
+        catalog.memo[key] = best_tag(
+            catalog.tags_of(agent), python=python, base=base, max_runtime=ceiling, exclude=bad
+        )
+    result: ImageTag | None = catalog.memo[key]
+    return result
+
+
+def _may_be_clean(agent: AgentVersion, catalog: Catalog) -> bool:
+    """Whether moving to ``agent`` can leave no maintenance or behind-latest finding: maintained,
+    no reminder due, and the newest counted patch of its minor and minor of its major (the same
+    rules as the checks; a cheap filter before evaluating a candidate)."""
+    key = ("may-be-clean", agent)
+    if key not in catalog.memo:
+        catalog.memo[key] = _clean_by_rules(agent, catalog)
+    result: bool = catalog.memo[key]
+    return result
+
+
+def _clean_by_rules(agent: AgentVersion, catalog: Catalog) -> bool:
+    maintenance = catalog.maintenance(agent.minor_key)
+    if maintenance is None or not maintenance.maintained_on(catalog.today):
+        return False
+    left = maintenance.days_left(catalog.today)
+    if left is not None and reminder_rung(left, catalog.policy.reminder_days) is not None:
+        return False
+    grace = catalog.policy.behind_grace_days
+    patch = catalog.newest_agent(major=agent.major, minor=agent.minor, grace_days=grace)
+    minor = catalog.newest_agent(major=agent.major, grace_days=grace)
+    return (patch is None or patch <= agent) and (minor is None or minor.minor_key <= agent.minor_key)
+
+
+def _fallbacks(catalog: Catalog, ordered: Sequence[AgentVersion]) -> list[AgentVersion]:
+    """For a best effort: the newest agent of each major the order reaches, newest first."""
+    majors = sorted({agent.major for agent in ordered}, reverse=True)
+    newest = [catalog.newest_agent(major=major) for major in majors]
+    return [agent for agent in newest if agent is not None]
 
 
 def _with_chart(
@@ -191,21 +266,26 @@ def _chart_for(
     """The newest chart at or above ``current`` that admits ``agent`` (none if no chart does)."""
     if current is None:
         return [None]
-    options = [
-        item.version
-        for item in catalog.charts.values()
-        if item.recommendable
-        and item.version >= current
-        and chart_admits(rules, item.version, agent) is not False
-    ]
-    if chart_admits(rules, current, agent) is not False:
-        options.append(current)
-    return [max(options)] if options else []
+    key = ("chart-for", current, agent)
+    if key not in catalog.memo:
+        catalog.memo[key] = _charts_admitting(current, agent, catalog, rules)
+    result: list[AgentVersion | None] = catalog.memo[key]
+    return result
+
+
+def _charts_admitting(
+    current: AgentVersion, agent: AgentVersion, catalog: Catalog, rules: Rules
+) -> list[AgentVersion | None]:
+    newest = catalog.newest_chart_admitting(rules, agent)  # memoised per agent
+    if newest is not None and newest >= current:
+        return [newest]
+    return [current] if chart_admits(rules, current, agent) is not False else []
 
 
 def _bad_runtimes(
     catalog: Catalog, rules: Rules, orchestration: RuntimeVersion | None, agent: AgentVersion
 ) -> frozenset[RuntimeVersion]:
+    """Runtimes never to move to: yanked ones, and those a known incompatibility forbids."""
     yanked = {item for item in catalog.yanked if isinstance(item, RuntimeVersion)}
     if orchestration is not None:
         for tag in catalog.tags_of(agent):
@@ -235,11 +315,20 @@ def _origin(deployment: Deployment, catalog: Catalog) -> _Origin:
 def _agent_order(catalog: Catalog, origin: _Origin) -> list[AgentVersion]:
     """Own minor newest first, then each newer minor (newest patch first), then, for a bad
     origin only, the stable minors below it (newest first)."""
-    stable = catalog.recommendable_agents()  # newest first
+    by_minor = _by_minor(catalog)
     if origin.agent is None:
-        return sorted(stable, key=lambda v: (v.minor_key, -v.patch))
+        return by_minor
     own_minor = origin.agent.minor_key
-    own = [v for v in stable if v.minor_key == own_minor and (not origin.good or v >= origin.agent)]
-    newer = sorted((v for v in stable if v.minor_key > own_minor), key=lambda v: (v.minor_key, -v.patch))
-    lower = [] if origin.good else [v for v in stable if v.minor_key < own_minor]
+    own = [v for v in by_minor if v.minor_key == own_minor and (not origin.good or v >= origin.agent)]
+    newer = [v for v in by_minor if v.minor_key > own_minor]
+    lower = [] if origin.good else [v for v in catalog.recommendable_agents() if v.minor_key < own_minor]
     return own + newer + lower
+
+
+def _by_minor(catalog: Catalog) -> list[AgentVersion]:
+    """Recommendable agents by minor, oldest minor first, each minor's newest patch first."""
+    key = "agents-by-minor"
+    if key not in catalog.memo:
+        catalog.memo[key] = sorted(catalog.recommendable_agents(), key=lambda v: (v.minor_key, -v.patch))
+    result: list[AgentVersion] = catalog.memo[key]
+    return result

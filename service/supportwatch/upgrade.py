@@ -12,7 +12,9 @@ deployment's namespace and Helm release filled in when it names them.
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from supportwatch.catalog import Catalog
@@ -20,7 +22,7 @@ from supportwatch.compatibility import Rules, chart_admits
 from supportwatch.models import Deployment
 from supportwatch.remedy import best_tag, pinned_equivalent, tag_reference
 from supportwatch.target import Target
-from supportwatch.versions import AgentVersion, ImageTag
+from supportwatch.versions import AgentVersion, ImageTag, RuntimeVersion
 
 CHART_REPO = "astronomer/astro-remote-execution-agent"
 
@@ -28,12 +30,18 @@ CHART_REPO = "astronomer/astro-remote-execution-agent"
 @dataclass(frozen=True, slots=True)
 class Step:
     """One change: ``change`` is what changes (orchestration, pin, agent, runtime, python,
-    image, chart); ``image`` / ``chart_version`` are what the deployment runs after it."""
+    image, chart); ``image`` / ``chart_version`` are what the deployment runs after it.
+
+    ``brief`` is the step's short phrase in a finding's remedy (see ``plan_remedy``)."""
 
     change: str
     text: str
     image: str | None = None
     chart_version: str | None = None
+    brief: str = ""
+
+
+_IMAGE_CHANGES = frozenset({"pin", "agent", "runtime", "python", "image"})
 
 
 def plan_steps(deployment: Deployment, target: Target, catalog: Catalog, rules: Rules) -> tuple[Step, ...]:
@@ -41,63 +49,95 @@ def plan_steps(deployment: Deployment, target: Target, catalog: Catalog, rules: 
     if not target.moves:
         return ()
     steps: list[Step] = []
+    ceiling = target.orchestration or deployment.orchestration_runtime
     if target.orchestration is not None:
-        steps.append(
-            Step(
-                "orchestration",
-                f"Upgrade the orchestration plane (the Astro Deployment) to Runtime {target.orchestration} "
-                "or later, before the execution plane",
-            )
-        )
-    start = _start(deployment, catalog, target, steps)
+        steps.append(_orchestration_step(target.orchestration, known=True))
+    start = _start(deployment, catalog, target, steps, ceiling)
     final = target.tag or start
+    running = deployment.image.tag
+    rises = final is not None and running is not None and final.runtime > running.runtime
+    if deployment.orchestration_runtime is None and rises and final is not None:
+        steps.insert(0, _orchestration_step(final.runtime, known=False))
+    images = _Images(deployment, catalog, ceiling)
     chart = target.chart
     if chart is None or deployment.chart_version is None:
-        return (*steps, *_image_steps(deployment, start, final, catalog))
+        return (*steps, *images.steps(start, final))
     agent_now = start.agent if start is not None else None
     final_agent = final.agent if final is not None else None
+    chart_steps = _chart_steps(deployment, chart, rules, catalog)
     if agent_now is None or chart_admits(rules, chart, agent_now) is not False:
-        return (
-            *steps,
-            *_chart_steps(deployment, chart, rules),
-            *_image_steps(deployment, start, final, catalog),
-        )
+        return (*steps, *chart_steps, *images.steps(start, final))
     if final_agent is None or chart_admits(rules, deployment.chart_version, final_agent) is not False:
-        return (
-            *steps,
-            *_image_steps(deployment, start, final, catalog),
-            *_chart_steps(deployment, chart, rules),
+        return (*steps, *images.steps(start, final), *chart_steps)
+    bridge = _bridge(
+        deployment, like=start or final, chart=chart, catalog=catalog, rules=rules, ceiling=ceiling
+    )
+    return (*steps, *images.steps(start, bridge), *chart_steps, *images.steps(bridge, final))
+
+
+def plan_remedy(plan: Sequence[Step]) -> str:
+    """The plan in one line: each run of image steps as its last image, each chart upgrade once."""
+    phrases: list[str] = []
+    for index, step in enumerate(plan):
+        following = plan[index + 1] if index + 1 < len(plan) else None
+        same_run = following is not None and _category(following) == _category(step)
+        if step.brief and not (same_run and _category(step) != "orchestration"):
+            phrases.append(step.brief)
+    return "; then ".join(phrases)
+
+
+def target_remedy(target: Target, plan: Sequence[Step]) -> str:
+    """The one-line fix every fixable finding names: the target, as the plan reaches it."""
+    text = plan_remedy(plan) if target.moves else ""
+    if target.note:
+        text = f"{text} ({target.note})" if text else target.note
+    return text[:1].upper() + text[1:] if text else "Nothing to change"
+
+
+def _category(step: Step) -> str:
+    return "image" if step.change in _IMAGE_CHANGES else step.change
+
+
+def _orchestration_step(runtime: RuntimeVersion, *, known: bool) -> Step:
+    if known:
+        return Step(
+            "orchestration",
+            f"Upgrade the orchestration plane (the Astro Deployment) to Runtime {runtime} or later, "
+            "before the execution plane",
+            brief=f"upgrade the orchestration plane to Runtime {runtime} or later",
         )
-    bridge = _bridge(deployment, start=start, final=final, chart=chart, catalog=catalog, rules=rules)
-    return (
-        *steps,
-        *_image_steps(deployment, start, bridge, catalog),
-        *_chart_steps(deployment, chart, rules),
-        *_image_steps(deployment, bridge, final, catalog),
+    return Step(
+        "orchestration",
+        f"Make sure the orchestration plane (the Astro Deployment) runs Runtime {runtime} or later "
+        "before the execution plane moves: the execution plane must not be newer (set "
+        "orchestration_runtime for this deployment so supportwatch can check it)",
     )
 
 
-def chart_first(plan: tuple[Step, ...]) -> bool:
-    """Whether the plan changes the chart before it changes the image."""
-    changes = [step.change for step in plan if step.change != "orchestration"]
-    if "chart" not in changes:
-        return False
-    images = [index for index, change in enumerate(changes) if change != "chart"]
-    return not images or changes.index("chart") < images[0]
-
-
-def _start(deployment: Deployment, catalog: Catalog, target: Target, steps: list[Step]) -> ImageTag | None:
-    """The fixed tag the image steps start from; a floating tag is pinned first."""
+def _start(
+    deployment: Deployment,
+    catalog: Catalog,
+    target: Target,
+    steps: list[Step],
+    ceiling: RuntimeVersion | None,
+) -> ImageTag | None:
+    """The fixed tag the image steps start from; a floating tag is pinned first, unless what it
+    points to is no step on the way (the target itself, or above the orchestration plane)."""
     tag = deployment.image.tag
     if tag is not None and tag.fixed:
         return tag
     pinned = pinned_equivalent(tag, catalog) if tag is not None else None
-    if pinned is None or pinned == target.tag:
+    if pinned is None or pinned == target.tag or (ceiling is not None and pinned.runtime > ceiling):
         return None
     shown = str(tag) if tag is not None else f"@{deployment.image.digest}"
     ref = tag_reference(deployment, pinned)
     steps.append(
-        Step("pin", f"Pin the floating tag {shown} to the fixed tag it points to now: {ref}", image=ref)
+        Step(
+            "pin",
+            f"Pin the floating tag {shown} to the fixed tag it points to now: {ref}",
+            image=ref,
+            brief=f"pin {ref}",
+        )
     )
     return pinned
 
@@ -105,26 +145,99 @@ def _start(deployment: Deployment, catalog: Catalog, target: Target, steps: list
 _DIMENSIONS = ("agent", "runtime", "python")
 
 
-def _image_steps(
-    deployment: Deployment, start: ImageTag | None, final: ImageTag | None, catalog: Catalog
-) -> list[Step]:
-    if final is None or start == final:
-        return []
-    if start is None:
-        ref = tag_reference(deployment, final)
-        return [Step("image", f"Deploy {ref} (agent {final.agent})", image=ref)]
+@dataclass(frozen=True, slots=True)
+class _Images:
+    """Image steps for one deployment: single changes through published images where possible."""
+
+    deployment: Deployment
+    catalog: Catalog
+    ceiling: RuntimeVersion | None
+
+    def steps(self, start: ImageTag | None, final: ImageTag | None) -> list[Step]:
+        if final is None or start == final:
+            return []
+        if start is None:
+            ref = tag_reference(self.deployment, final)
+            return [Step("image", f"Deploy {ref} (agent {final.agent})", image=ref, brief=self._brief(final))]
+        path = self._path(start, final)
+        steps = []
+        for before, after in itertools.pairwise([start, *path]):
+            dims = tuple(dim for dim in _DIMENSIONS if _value(before, dim) != _value(after, dim))
+            ref = tag_reference(self.deployment, after)
+            change = dims[0] if len(dims) == 1 else "image"
+            steps.append(
+                Step(change, _step_text(before, after, dims, ref), image=ref, brief=self._brief(after))
+            )
+        return steps
+
+    def _brief(self, tag: ImageTag) -> str:
+        ref = tag_reference(self.deployment, tag)
+        running = self.deployment.image.tag
+        if running is not None and running.agent == tag.agent:
+            return f"use {ref}"
+        return f"move to agent {tag.agent}: {ref}"
+
+    def _path(self, start: ImageTag, final: ImageTag) -> list[ImageTag]:
+        # the ceiling matters only when a published image between the two is above it
+        top = max(start.runtime, final.runtime)
+        ceiling = self.ceiling if self.ceiling is not None and self.ceiling < top else None
+        key = ("image-path", start, final, ceiling)
+        if key not in self.catalog.memo:
+            self.catalog.memo[key] = _single_changes(start, final, self.catalog, ceiling) or _grouped(
+                start, final, self.catalog, ceiling
+            )
+        result: list[ImageTag] = self.catalog.memo[key]
+        return result
+
+
+def _grouped(
+    start: ImageTag, final: ImageTag, catalog: Catalog, ceiling: RuntimeVersion | None
+) -> list[ImageTag]:
+    """The images after each step when some changes must go together."""
     changed = [dim for dim in _DIMENSIONS if _value(start, dim) != _value(final, dim)]
-    path = _longest_path(start, final, changed, catalog)
-    steps = []
-    current = start
-    for group in path:
-        nxt = _with(current, final, group)
-        ref = tag_reference(deployment, nxt)
-        steps.append(
-            Step(group[0] if len(group) == 1 else "image", _step_text(current, nxt, group, ref), image=ref)
-        )
-        current = nxt
-    return steps
+    tags, current = [], start
+    for group in _longest_path(start, final, changed, catalog, ceiling):
+        current = _with(current, final, group)
+        tags.append(current)
+    return tags
+
+
+def _single_changes(
+    start: ImageTag, final: ImageTag, catalog: Catalog, ceiling: RuntimeVersion | None
+) -> list[ImageTag] | None:
+    """The shortest path of single changes (agent, Runtime or Python) through published images
+    between ``start`` and ``final`` (never past either end, nor above ``ceiling``); None if none."""
+    assert start.agent is not None
+    assert final.agent is not None
+    low_rt, high_rt = sorted((start.runtime, final.runtime))
+    agents = {start.agent, final.agent}  # the agent changes once, straight to the target's
+    nodes = {
+        tag
+        for agent in agents
+        for tag in catalog.tags_of(agent)
+        if tag.base == start.base
+        and tag.python in (start.python, final.python)
+        and low_rt <= tag.runtime <= high_rt
+        and (ceiling is None or tag.runtime <= ceiling)
+    } | {final}
+    previous: dict[ImageTag, ImageTag] = {}
+    frontier = [start]
+    seen = {start}
+    while frontier and final not in seen:
+        nxt = []
+        for node in frontier:
+            for other in nodes - seen:
+                if sum(_value(node, dim) != _value(other, dim) for dim in _DIMENSIONS) == 1:
+                    seen.add(other)
+                    previous[other] = node
+                    nxt.append(other)
+        frontier = nxt
+    if final not in seen:
+        return None
+    path = [final]
+    while path[-1] != start:
+        path.append(previous[path[-1]])
+    return path[-2::-1]
 
 
 def _value(tag: ImageTag, dim: str) -> object:
@@ -141,7 +254,7 @@ def _with(tag: ImageTag, final: ImageTag, dims: tuple[str, ...]) -> ImageTag:
 
 
 def _longest_path(
-    start: ImageTag, final: ImageTag, changed: list[str], catalog: Catalog
+    start: ImageTag, final: ImageTag, changed: list[str], catalog: Catalog, ceiling: RuntimeVersion | None
 ) -> list[tuple[str, ...]]:
     """The groups of dimensions to change, in order, through images that exist: as many
     single changes as the published images allow (the last image is the target itself)."""
@@ -149,7 +262,7 @@ def _longest_path(
     best: dict[frozenset[str], list[tuple[str, ...]]] = {frozenset(): []}
     for size in range(1, len(changed) + 1):
         for done in _subsets(changed, size):
-            if done != full and not _exists(_with(start, final, tuple(done)), catalog):
+            if done != full and not _exists(_with(start, final, tuple(done)), catalog, ceiling):
                 continue
             options = [
                 [*best[before], tuple(d for d in _DIMENSIONS if d in done - before)]
@@ -171,8 +284,9 @@ def _subsets(items: list[str], size: int) -> list[frozenset[str]]:
     ]
 
 
-def _exists(tag: ImageTag, catalog: Catalog) -> bool:
-    return tag.agent is not None and tag in catalog.tags_of(tag.agent)
+def _exists(tag: ImageTag, catalog: Catalog, ceiling: RuntimeVersion | None) -> bool:
+    fits = ceiling is None or tag.runtime <= ceiling
+    return fits and tag.agent is not None and tag in catalog.tags_of(tag.agent)
 
 
 def _step_text(before: ImageTag, after: ImageTag, dims: tuple[str, ...], ref: str) -> str:
@@ -190,16 +304,40 @@ def _label(dim: str) -> str:
 def _bridge(
     deployment: Deployment,
     *,
-    start: ImageTag | None,
-    final: ImageTag | None,
+    like: ImageTag | None,
     chart: AgentVersion,
     catalog: Catalog,
     rules: Rules,
+    ceiling: RuntimeVersion | None,
 ) -> ImageTag | None:
     """An image whose agent both the current and the target chart admit (newest first)."""
     current_chart = deployment.chart_version
     assert current_chart is not None
-    like = start or final
+    key = (
+        "bridge",
+        current_chart,
+        chart,
+        like.python if like else None,
+        like.base if like else False,
+        ceiling,
+    )
+    if key not in catalog.memo:
+        catalog.memo[key] = _find_bridge(
+            current_chart, like=like, chart=chart, catalog=catalog, rules=rules, ceiling=ceiling
+        )
+    result: ImageTag | None = catalog.memo[key] or like
+    return result
+
+
+def _find_bridge(
+    current_chart: AgentVersion,
+    *,
+    like: ImageTag | None,
+    chart: AgentVersion,
+    catalog: Catalog,
+    rules: Rules,
+    ceiling: RuntimeVersion | None,
+) -> ImageTag | None:
     for agent in catalog.recommendable_agents():
         if chart_admits(rules, current_chart, agent) is False or chart_admits(rules, chart, agent) is False:
             continue
@@ -207,14 +345,22 @@ def _bridge(
             catalog.tags_of(agent),
             python=like.python if like else None,
             base=like.base if like else False,
-            max_runtime=deployment.orchestration_runtime,
+            max_runtime=ceiling,
         )
         if fit is not None:
             return fit
-    return start
+    return None
 
 
-def _chart_steps(deployment: Deployment, chart: AgentVersion, rules: Rules) -> list[Step]:
+def _chart_steps(deployment: Deployment, chart: AgentVersion, rules: Rules, catalog: Catalog) -> list[Step]:
+    key = ("chart-steps", deployment.chart_version, chart, deployment.namespace, deployment.helm_release)
+    if key not in catalog.memo:
+        catalog.memo[key] = _render_chart_steps(deployment, chart, rules)
+    result: list[Step] = catalog.memo[key]
+    return result
+
+
+def _render_chart_steps(deployment: Deployment, chart: AgentVersion, rules: Rules) -> list[Step]:
     current = deployment.chart_version
     assert current is not None
     namespace = deployment.namespace or "<namespace>"
@@ -228,6 +374,7 @@ def _chart_steps(deployment: Deployment, chart: AgentVersion, rules: Rules) -> l
                 f"Chart {current} -> {chart}, breaking upgrade step {index} of {len(upgrade.steps)}: "
                 + _fill(text, namespace=namespace, release=release, version=str(chart), chart=CHART_REPO),
                 chart_version=str(chart) if index == len(upgrade.steps) else None,
+                brief=f"upgrade the chart from {current} to {chart} (a breaking upgrade: see the plan)",
             )
             for index, text in enumerate(upgrade.steps, start=1)
         ]
@@ -237,6 +384,7 @@ def _chart_steps(deployment: Deployment, chart: AgentVersion, rules: Rules) -> l
             f"Upgrade the chart from {current} to {chart}: `helm repo update`, then `helm upgrade {release} "
             f"{CHART_REPO} --version {chart} --namespace {namespace} --reuse-values`",
             chart_version=str(chart),
+            brief=f"upgrade the chart from {current} to {chart}",
         )
     ]
 

@@ -12,6 +12,9 @@ Formats (from the vendor's agent image reference):
       <runtime>-python-<py>                            floating
       <runtime>-base                                   floating, base image
       <runtime>-python-<py>-base                       floating, base image
+
+The base flavour is always written ``-base`` in lower case: ``-BASE`` is refused, never read as a
+semver pre-release called ``BASE``.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ _TAG = re.compile(
     r"(?:-astro-agent-(?P<agent>\d+\.\d+\.\d+(?:-(?!base$)[0-9A-Za-z.-]+?)?))?"
     r"(?P<base>-base)?"
 )
+# a "-base" segment in any case: only the lower-case flavour suffix is a valid spelling
+_BASE_SEGMENT = re.compile(r"-base(?=$|[-.])", re.IGNORECASE)
 
 TAG_FORMATS = (
     "<runtime>-python-<py>-astro-agent-<x.y.z>",
@@ -67,10 +72,20 @@ class AgentVersion:
         init=False, repr=False, compare=False, hash=False
     )
 
+    _hash: int = field(init=False, repr=False, compare=False, hash=False)
+    _text: str = field(init=False, repr=False, compare=False, hash=False)
+
     def __post_init__(self) -> None:
         # a release sorts after all of its pre-releases
         key = (self.major, self.minor, self.patch, 0 if self.prerelease else 1, _pre_key(self.prerelease))
         object.__setattr__(self, "_sort", key)
+        object.__setattr__(self, "_hash", hash(key))
+        base = f"{self.major}.{self.minor}.{self.patch}"
+        object.__setattr__(self, "_text", f"{base}-{'.'.join(self.prerelease)}" if self.prerelease else base)
+
+    def __hash__(self) -> int:
+        # versions key every memo of a fleet's evaluation: hash once, not per lookup
+        return self._hash
 
     @classmethod
     def parse(cls, text: str) -> AgentVersion:
@@ -113,8 +128,7 @@ class AgentVersion:
         return self._sort >= other._sort
 
     def __str__(self) -> str:
-        base = f"{self.major}.{self.minor}.{self.patch}"
-        return f"{base}-{'.'.join(self.prerelease)}" if self.prerelease else base
+        return self._text
 
 
 def minor_label(key: tuple[int, int]) -> str:
@@ -197,6 +211,14 @@ class ImageTag:
     python: PythonVersion | None
     agent: AgentVersion | None
     base: bool
+    _hash: int = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.runtime, self.python, self.agent, self.base)))
+
+    def __hash__(self) -> int:
+        # tags key the target and plan memos: hash once, not per lookup
+        return self._hash
 
     @property
     def fixed(self) -> bool:
@@ -211,6 +233,8 @@ class ImageTag:
 
     @classmethod
     def _parse(cls, text: str) -> ImageTag:
+        if isinstance(text, str):
+            _refuse_miscased_base(text.strip())
         match = _TAG.fullmatch(text.strip()) if isinstance(text, str) else None
         if match is None or (match["agent"] and not match["python"]):
             raise VersionError(f"image tag {text!r} is not an agent image tag; {_FORMATS_HINT}")
@@ -228,6 +252,27 @@ class ImageTag:
         if self.agent is not None:
             text += f"-astro-agent-{self.agent}"
         return text + ("-base" if self.base else "")
+
+
+def _refuse_miscased_base(tag: str) -> None:
+    """Refuse ``-BASE``/``-Base``: it would otherwise parse as a semver pre-release ``BASE``."""
+    miscased = [found[0] for found in _BASE_SEGMENT.finditer(tag) if found[0] != "-base"]
+    if not miscased:
+        return
+    raise VersionError(
+        f"image tag {tag!r} writes the base flavour as {miscased[0]!r}; the flavour suffix is "
+        f"written -base in lower case, as in {_lower_base(tag)!r}"
+    )
+
+
+def _lower_base(tag: str) -> str:
+    """``tag`` with its flavour suffix in lower case if that makes a base tag, else an example."""
+    fixed = _BASE_SEGMENT.sub("-base", tag)
+    try:
+        is_base = ImageTag._parse(fixed).base
+    except VersionError:
+        is_base = False
+    return fixed if is_base else "3.1-9-python-3.12-astro-agent-1.3.1-base"
 
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")

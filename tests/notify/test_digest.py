@@ -57,7 +57,10 @@ def test_one_digest_per_week_by_email_even_when_run_three_times(
     assert slack_server.requests == []
     [text] = texts(smtp_server)
     assert "weekly digest 2026-W27 for data-platform" in text
-    assert "prod-east (data-platform): behind, agent 1.3.0, end of maintenance 2026-07-28" in text
+    assert (
+        "prod-east (data-platform): behind (warning), agent 1.3.0, end of maintenance 2026-07-28 (in 29 days)"
+        in text
+    )
     assert "prod-east: agent 1.3.0 leaves maintenance on 2026-07-28 (in 29 days)" in text
 
 

@@ -89,7 +89,7 @@ def test_many_notices_split_within_slack_limits() -> None:
 def test_notice_says_what_when_and_the_exact_fix() -> None:
     text = json.dumps(slack_payload(Message("team", notices=(notice("prod-east"),))))
     assert "prod-east" in text
-    assert "2026-07-28 (30 days left)" in text
+    assert "2026-07-28 (in 30 days)" in text
     assert "3.2-2-python-3.12-astro-agent-1.6.0" in text
 
 

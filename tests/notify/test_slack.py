@@ -57,7 +57,7 @@ def test_delivers_block_kit_with_fallback(tmp_path: Path, slack_server: SlackSer
     [request] = slack_server.requests
     assert request.body["blocks"][0]["type"] == "header"
     assert "prod-east" in request.body["text"]
-    assert "2026-07-28 (30 days left)" in json.dumps(request.body)
+    assert "2026-07-28 (in 30 days)" in json.dumps(request.body)
     if kind == "bot":
         assert request.path == "/api/chat.postMessage"
         assert request.body["channel"] == "#agent-alerts"
@@ -149,7 +149,11 @@ def test_transient_failures_retry_across_runs_then_dead_letter(
 
 def test_120_alerts_never_exceed_one_request_per_second(tmp_path: Path, slack_server: SlackServer) -> None:
     deployments = [
-        {"name": f"dep-{i:03d}", "team": "data-platform", "image": "images.astronomer.cloud/x/y:3.1-9"}
+        {
+            "name": f"dep-{i:03d}",
+            "team": "data-platform",
+            "image": "images.astronomer.cloud/x/astro-remote-execution-agent:3.1-9",
+        }
         for i in range(120)
     ]
     settings = make_settings(
@@ -170,7 +174,11 @@ def test_120_alerts_never_exceed_one_request_per_second(tmp_path: Path, slack_se
 
 def test_real_clock_rate_limit(tmp_path: Path, slack_server: SlackServer) -> None:
     deployments = [
-        {"name": f"dep-{i:03d}", "team": "data-platform", "image": "images.astronomer.cloud/x/y:3.1-9"}
+        {
+            "name": f"dep-{i:03d}",
+            "team": "data-platform",
+            "image": "images.astronomer.cloud/x/astro-remote-execution-agent:3.1-9",
+        }
         for i in range(20)
     ]
     settings = make_settings(

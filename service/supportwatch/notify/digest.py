@@ -8,13 +8,15 @@ scheduled moment (weekday and hour in the configured time zone) is the latest at
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from supportwatch.checks import DeploymentReport
 from supportwatch.models import Finding, Release
+from supportwatch.report import end_text, target_text
+from supportwatch.wording import until
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
@@ -31,6 +33,9 @@ class DeploymentLine:
     days_left: int | None
     findings: int
     worst: str | None
+    # the one view's texts (report.end_text, the target); empty in digests stored before them
+    end: str = ""
+    target: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +101,8 @@ def due_week(now: datetime, *, weekday: str, hour: int, tz: tzinfo) -> str:
 class DigestInputs:
     """What the service gathers for one receiver's digest.
 
-    ``open_ended`` names deployments on the newest minor while the policy keeps the newest minor
-    maintained: their window's end is not a real deadline yet, so "upcoming" leaves them out.
+    A deployment on the open newest minor has no end of maintenance yet, so "upcoming" leaves
+    it out.
     """
 
     receiver: str
@@ -111,7 +116,6 @@ class DigestInputs:
     resolved: Sequence[str] = ()
     health: Sequence[Finding] = ()
     extra_health: Sequence[str] = ()
-    open_ended: Collection[str] = ()
     horizon_days: int = 90
 
 
@@ -127,7 +131,7 @@ def build_digest(inputs: DigestInputs) -> Digest:
         state_changes=tuple(_changes(lines, inputs.previous_states)),
         new_findings=tuple(inputs.opened),
         resolved=tuple(inputs.resolved),
-        upcoming=tuple(_upcoming([x for x in lines if x.name not in inputs.open_ended], inputs.horizon_days)),
+        upcoming=tuple(_upcoming(lines, inputs.horizon_days)),
         health=(*(f"{f.kind.value}: {f.summary}" for f in inputs.health), *inputs.extra_health),
         horizon_days=inputs.horizon_days,
     )
@@ -135,7 +139,7 @@ def build_digest(inputs: DigestInputs) -> Digest:
 
 def _line(report: DeploymentReport, today: date) -> DeploymentLine:
     eom = report.end_of_maintenance
-    worst = max(report.findings, key=lambda f: f.severity.rank).severity.value if report.findings else None
+    worst = report.worst_severity
     return DeploymentLine(
         name=report.deployment.name,
         team=report.deployment.team,
@@ -144,7 +148,9 @@ def _line(report: DeploymentReport, today: date) -> DeploymentLine:
         end_of_maintenance=eom.isoformat() if eom else None,
         days_left=(eom - today).days if eom else None,
         findings=len(report.findings),
-        worst=worst,
+        worst=worst.value if worst else None,
+        end=end_text(report),
+        target=target_text(report),
     )
 
 
@@ -169,10 +175,10 @@ def _changes(lines: Sequence[DeploymentLine], previous: Mapping[str, str]) -> li
 
 
 def _upcoming(lines: Sequence[DeploymentLine], horizon: int) -> list[str]:
-    due = [line for line in lines if line.days_left is not None and 0 <= line.days_left <= horizon]
+    due = [line for line in lines if line.days_left is not None and 0 < line.days_left <= horizon]
     return [
         f"{line.name}: agent {line.agent_version} leaves maintenance on {line.end_of_maintenance} "
-        f"(in {line.days_left} days)"
+        f"({until(line.days_left or 0)})"
         for line in sorted(due, key=lambda item: (item.days_left or 0, item.name))
     ]
 
@@ -180,12 +186,7 @@ def _upcoming(lines: Sequence[DeploymentLine], horizon: int) -> list[str]:
 def digest_lines(digest: Digest) -> list[str]:
     """The digest as plain-text lines; the first is the title."""
     lines = [f"supportwatch weekly digest {digest.week} for {digest.receiver}", "", "Deployments:"]
-    lines += [
-        f"- {d.name} ({d.team}): {d.state}, agent {d.agent_version or 'unknown'}"
-        + (f", end of maintenance {d.end_of_maintenance}" if d.end_of_maintenance else "")
-        + (f", {d.findings} finding(s), worst {d.worst}" if d.findings else ", no findings")
-        for d in digest.deployments
-    ] or ["- none routed to this receiver"]
+    lines += [_deployment_line(d) for d in digest.deployments] or ["- none routed to this receiver"]
     since = f" (since {digest.since[:10]})" if digest.since else ""
     for title, items in (
         (f"New releases{since}", digest.new_releases),
@@ -197,3 +198,13 @@ def digest_lines(digest: Digest) -> list[str]:
     ):
         lines += ["", f"{title}:", *([f"- {item}" for item in items] or ["- none"])]
     return lines
+
+
+def _deployment_line(d: DeploymentLine) -> str:
+    state = f"{d.state} ({d.worst})" if d.worst else d.state
+    end = d.end or d.end_of_maintenance
+    when = f" ({until(d.days_left)})" if d.days_left is not None and d.end_of_maintenance else ""
+    text = f"- {d.name} ({d.team}): {state}, agent {d.agent_version or 'unknown'}"
+    text += f", end of maintenance {end}{when}" if end else ""
+    text += f", {d.findings} finding{'s' if d.findings != 1 else ''}" if d.findings else ", no findings"
+    return text + (f"; target: {d.target}" if d.target else "")

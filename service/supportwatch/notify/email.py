@@ -23,6 +23,7 @@ from supportwatch.notify.base import Outcome, redact
 from supportwatch.notify.classify import smtp_code_retryable
 from supportwatch.notify.digest import digest_lines
 from supportwatch.notify.message import Message, one_line, plain_text
+from supportwatch.wording import until
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -31,6 +32,7 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_templates.filters["until"] = until
 
 
 def render_email(

@@ -6,7 +6,7 @@ composes planning (pure), the store and delivery.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from supportwatch.checks import DeploymentReport
@@ -70,6 +70,7 @@ class Notifications:
             now=now,
             repeat_days=self.settings.notify.repeat_interval_days,
             muted=muted,
+            reports={report.deployment.name: report for report in reports},
         )
         outgoing += self._resolved(now)
         return self._delivery().run(outgoing, now=now, dry_run=dry_run)
@@ -103,7 +104,6 @@ class Notifications:
         releases: Sequence[Release],
         health: Sequence[Finding],
         now: datetime,
-        open_ended: Collection[str] = (),
         receiver: str | None = None,
         dry_run: bool = False,
         scheduled: bool = False,
@@ -131,7 +131,6 @@ class Notifications:
                     reports=routed,
                     releases=releases,
                     health=health,
-                    open_ended=open_ended,
                     now=now,
                 )
             )
@@ -146,7 +145,6 @@ class Notifications:
         reports: Sequence[DeploymentReport],
         releases: Sequence[Release],
         health: Sequence[Finding],
-        open_ended: Collection[str],
         now: datetime,
     ) -> plan.Outgoing:
         last = self.store.last_sent_digest(target)
@@ -173,7 +171,6 @@ class Notifications:
                 resolved=[f"{s.kind} on {s.deployment}: {s.payload['summary']}" for s in ended],
                 health=health,
                 extra_health=self._dead_letters(since=window),
-                open_ended=open_ended,
                 horizon_days=self.settings.notify.digest_horizon_days,
             )
         )

@@ -13,8 +13,11 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any, Literal
 
+from supportwatch.checks import DeploymentReport
 from supportwatch.models import Finding
 from supportwatch.notify.digest import Digest, digest_lines
+from supportwatch.report import end_text, state_text
+from supportwatch.wording import until
 
 Status = Literal["firing", "resolved"]
 
@@ -43,9 +46,19 @@ class Notice:
     end_of_maintenance: date | None = None
     days_left: int | None = None
     repeat: int = 0
+    # the deployment's one view (checks.DeploymentReport) as every surface prints it
+    state: str | None = None
+    end: str | None = None
 
     @classmethod
-    def of(cls, finding: Finding, *, status: Status = "firing", repeat: int = 0) -> Notice:
+    def of(
+        cls,
+        finding: Finding,
+        *,
+        status: Status = "firing",
+        repeat: int = 0,
+        report: DeploymentReport | None = None,
+    ) -> Notice:
         return cls(
             status=status,
             kind=finding.kind.value,
@@ -58,6 +71,8 @@ class Notice:
             end_of_maintenance=finding.end_of_maintenance,
             days_left=finding.days_left,
             repeat=repeat,
+            state=state_text(report) if report is not None else None,
+            end=end_text(report) if report is not None else None,
         )
 
     @property
@@ -70,13 +85,17 @@ class Notice:
 
     def facts(self) -> list[tuple[str, str]]:
         """(label, value) lines after the summary: end of maintenance, days left, the fix."""
+        if self.status != "firing":
+            return []
         lines: list[tuple[str, str]] = []
-        if self.end_of_maintenance is not None and self.status == "firing":
-            left = self.days_left
-            when = "" if left is None else (f" ({left} days left)" if left >= 0 else f" ({-left} days ago)")
+        if self.state is not None:
+            lines.append(("State", self.state))
+        when = f" ({until(self.days_left)})" if self.days_left is not None and self.end_of_maintenance else ""
+        if self.end is not None:
+            lines.append(("End of maintenance", self.end + when))
+        elif self.end_of_maintenance is not None:
             lines.append(("End of maintenance", f"{self.end_of_maintenance.isoformat()}{when}"))
-        if self.status == "firing":
-            lines.append(("Fix", self.remedy))
+        lines.append(("Fix", self.remedy))
         return lines
 
     def to_payload(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from supportwatch.checks import DeploymentReport
 from supportwatch.config import ReceiverSettings, Settings
 from supportwatch.models import Finding, FindingState
 from supportwatch.notify.message import Notice
@@ -105,8 +106,12 @@ def firing(
     repeat_days: int,
     muted: Collection[str],
     episodes: Mapping[str, int] | None = None,
+    reports: Mapping[str, DeploymentReport] | None = None,
 ) -> list[Outgoing]:
-    """Every (target, key) the current findings call for; acked (muted) findings are skipped."""
+    """Every (target, key) the current findings call for; acked (muted) findings are skipped.
+
+    ``reports`` (deployment name -> its report) lets each notice carry the deployment's state
+    and end of maintenance as every other surface prints them."""
     result: list[Outgoing] = []
     for finding in findings:
         if finding.dedup_key in muted:
@@ -117,7 +122,7 @@ def firing(
         episode = (episodes or {}).get(finding.dedup_key, 0)
         base = finding.dedup_key if episode == 0 else f"{finding.dedup_key}:episode-{episode}"
         key = base if period == 0 else f"{base}:repeat-{period}"
-        notice = Notice.of(finding, repeat=period)
+        notice = Notice.of(finding, repeat=period, report=(reports or {}).get(finding.deployment))
         result += [
             Outgoing(target, key, finding.summary, {"notice": notice.to_payload()})
             for target in router.targets(finding.team)
