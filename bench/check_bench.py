@@ -4,7 +4,11 @@ Generates a config with a static source of 500 releases (agents with image tags,
 Runtimes) and 10,000 deployments in the vendor's tag formats, then runs the real CLI in a
 subprocess several times on a SQLite file. Reports wall time and peak RSS of the child.
 
-    .venv/bin/python bench/check_bench.py [--deployments N] [--releases N] [--runs N]
+    .venv/bin/python bench/check_bench.py [--deployments N] [--releases N] [--runs N] [--baseline REV]
+
+With ``--baseline REV`` the same config is also run, interleaved run by run, by the code of git
+revision REV (checked out into a temporary worktree and put first on PYTHONPATH), and the
+ratio of the medians is printed: a loaded machine slows both alike.
 """
 
 from __future__ import annotations
@@ -107,12 +111,16 @@ def write_config(folder: Path, n_deployments: int, n_releases: int, fleet_format
     return path
 
 
-def run_once(config: Path) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS (MiB) of the child, and the number of deployments printed."""
+def run_once(config: Path, source: Path | None = None) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS (MiB) of the child, and the number of deployments printed.
+
+    ``source``: a ``service`` folder whose ``supportwatch`` package runs instead of the installed one.
+    """
     command = [sys.executable, "-m", "supportwatch.cli", "--config", str(config), "check", "--format", "json"]
+    env = {**os.environ, "PYTHONPATH": str(source)} if source is not None else None
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
-        child = subprocess.Popen([*command, "--fail-on", "never"], stdout=out, stderr=err)
+        child = subprocess.Popen([*command, "--fail-on", "never"], stdout=out, stderr=err, env=env)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -130,24 +138,52 @@ def main() -> None:
     parser.add_argument("--releases", type=int, default=500)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--fleet-format", choices=["yaml", "json", "both"], default="both")
+    parser.add_argument("--baseline", metavar="REV", help="also run git revision REV's code, interleaved")
     args = parser.parse_args()
     formats = ["yaml", "json"] if args.fleet_format == "both" else [args.fleet_format]
     version = sys.version.split()[0]
     print(f"deployments={args.deployments} releases={args.releases} runs={args.runs} (python {version})")
-    for fleet_format in formats:
-        with tempfile.TemporaryDirectory(prefix="supportwatch-bench-") as tmp:
-            config = write_config(Path(tmp), args.deployments, args.releases, fleet_format)
-            first_wall, first_peak, count = run_once(config)  # creates the database, records the releases
-            assert count == args.deployments
-            walls, peaks = [], []
-            for _ in range(args.runs):
-                wall, peak, _count = run_once(config)
-                walls.append(wall)
-                peaks.append(peak)
+    with tempfile.TemporaryDirectory(prefix="supportwatch-baseline-") as base:
+        baseline = _checkout(args.baseline, Path(base)) if args.baseline else None
+        try:
+            for fleet_format in formats:
+                _measure(args, fleet_format, baseline)
+        finally:
+            if baseline is not None:
+                subprocess.run(["git", "worktree", "remove", "--force", str(baseline.parent)], check=False)
+
+
+def _checkout(rev: str, folder: Path) -> Path:
+    tree = folder / "tree"
+    subprocess.run(["git", "worktree", "add", "--detach", str(tree), rev], check=True, capture_output=True)
+    return tree / "service"
+
+
+def _measure(args: argparse.Namespace, fleet_format: str, baseline: Path | None) -> None:
+    with tempfile.TemporaryDirectory(prefix="supportwatch-bench-") as tmp:
+        config = write_config(Path(tmp), args.deployments, args.releases, fleet_format)
+        first_wall, first_peak, count = run_once(config)  # creates the database, records the releases
+        assert count == args.deployments
+        walls, peaks, base_walls, base_peaks = [], [], [], []
+        for _ in range(args.runs):
+            wall, peak, _count = run_once(config)
+            walls.append(wall)
+            peaks.append(peak)
+            if baseline is not None:
+                wall, peak, _count = run_once(config, baseline)
+                base_walls.append(wall)
+                base_peaks.append(peak)
+    print(
+        f"fleet as {fleet_format}: first run (migrate, record) {first_wall:.2f} s {first_peak:.0f} MiB; "
+        f"steady wall median {statistics.median(walls):.2f} s "
+        f"(min {min(walls):.2f}, max {max(walls):.2f}); peak RSS {max(peaks):.0f} MiB"
+    )
+    if base_walls:
+        ratio = statistics.median(walls) / statistics.median(base_walls)
         print(
-            f"fleet as {fleet_format}: first run (migrate, record) {first_wall:.2f} s {first_peak:.0f} MiB; "
-            f"steady wall median {statistics.median(walls):.2f} s "
-            f"(min {min(walls):.2f}, max {max(walls):.2f}); peak RSS {max(peaks):.0f} MiB"
+            f"  baseline {args.baseline}: median {statistics.median(base_walls):.2f} s "
+            f"(min {min(base_walls):.2f}, max {max(base_walls):.2f}), peak RSS {max(base_peaks):.0f} MiB; "
+            f"ratio {ratio:.2f}"
         )
 
 

@@ -454,10 +454,11 @@ def raw_findings(deployment: Deployment, catalog: Catalog, rules: Rules, part: s
 
 def evaluate_one(deployment: Deployment, catalog: Catalog, rules: Rules) -> DeploymentReport:
     subject = make_subject(deployment, catalog, rules)
-    findings = [finding for check in CHECKS if (finding := check(subject)) is not None]
-    target = choose_target(
-        deployment, catalog, rules, lambda moved, part: raw_findings(moved, catalog, rules, part), findings
-    )
+    image = [finding for check in IMAGE_CHECKS if (finding := check(subject)) is not None]
+    chart = [finding for check in CHART_CHECKS if (finding := check(subject)) is not None]
+    evaluate = lambda moved, part: raw_findings(moved, catalog, rules, part)  # noqa: E731
+    target = choose_target(deployment, catalog, rules, evaluate, (image, chart))
+    findings = image + chart
     plan = plan_steps(deployment, target, catalog, rules) if target.moves else ()
     remedy = target_remedy(target, plan)
     findings = [_with_remedy(finding, target, remedy) for finding in findings]

@@ -41,7 +41,9 @@ def check_json_chunks(
     """
     yield '{"evaluated_at": ' + json.dumps(evaluated_at.isoformat()) + ', "deployments": ['
     for index, report in enumerate(reports):
-        yield (", " if index else "") + json.dumps(_deployment_item(report), ensure_ascii=False)
+        yield ("," if index else "") + json.dumps(
+            _deployment_item(report), ensure_ascii=False, separators=(",", ":")
+        )
     health = [_health_item(finding) for finding in data_health]
     yield '], "data_health": ' + json.dumps(health, ensure_ascii=False) + "}"
 

@@ -81,17 +81,29 @@ STAY = Target()
 
 def fixable(findings: Sequence[Finding]) -> list[Finding]:
     """The warning and critical findings a move can clear."""
-    return [f for f in findings if f.kind in FIXABLE and f.severity.rank >= Severity.WARNING.rank]
+    return [f for f in findings if f.kind in FIXABLE and f.severity is not Severity.INFO]
 
 
 def choose_target(
-    deployment: Deployment, catalog: Catalog, rules: Rules, evaluate: Evaluate, findings: Sequence[Finding]
+    deployment: Deployment,
+    catalog: Catalog,
+    rules: Rules,
+    evaluate: Evaluate,
+    findings: tuple[Sequence[Finding], Sequence[Finding]],
 ) -> Target:
-    """The single target for ``deployment``, whose findings (from ``evaluate``) are ``findings``."""
-    if not fixable(findings):
+    """The single target for ``deployment``, whose image and chart findings (``evaluate``'s
+    two parts) are ``findings``."""
+    image_findings, chart_findings = fixable(findings[0]), fixable(findings[1])
+    if not image_findings and not chart_findings:
         return STAY
     key = ("target", deployment.image.tag, deployment.chart_version, deployment.orchestration_runtime)
     if key not in catalog.memo:
+        # staying on the running image is the first candidate: its findings are known already
+        tag = deployment.image.tag
+        if tag is not None and tag.fixed:
+            catalog.memo.setdefault(("left-image", tag, deployment.orchestration_runtime), image_findings)
+            if deployment.chart_version is not None:
+                catalog.memo.setdefault(("left-chart", deployment.chart_version, tag.agent), chart_findings)
         catalog.memo[key] = _search(deployment, catalog, rules, evaluate)
     result: Target = catalog.memo[key]
     return result
@@ -143,49 +155,82 @@ def _left_after(
 ) -> list[Finding]:
     # the chart checks depend on the chart and the agent only, the others not on the chart:
     # evaluated apart, each half is shared by far more candidates
-    image = ImageRef(deployment.image.repository, candidate.tag, None)
-    image_key = ("left-image", candidate.tag, candidate.orchestration, image.repository)
-    if image_key not in catalog.memo:
+    memo = catalog.memo
+    image_key = ("left-image", candidate.tag, candidate.orchestration)
+    image_left = memo.get(image_key)
+    if image_left is None:
+        image = ImageRef(deployment.image.repository, candidate.tag, None)
         moved = Deployment(deployment.name, deployment.team, image, None, candidate.orchestration)
-        catalog.memo[image_key] = fixable(evaluate(moved, "image"))
+        image_left = memo[image_key] = fixable(evaluate(moved, "image"))
+    if candidate.chart is None:
+        return image_left
     chart_key = ("left-chart", candidate.chart, candidate.tag.agent)
-    if chart_key not in catalog.memo:
+    chart_left = memo.get(chart_key)
+    if chart_left is None:
+        image = ImageRef(deployment.image.repository, candidate.tag, None)
         moved = Deployment(deployment.name, deployment.team, image, candidate.chart, None)
-        catalog.memo[chart_key] = fixable(evaluate(moved, "chart")) if candidate.chart is not None else []
-    result: list[Finding] = catalog.memo[image_key] + catalog.memo[chart_key]
-    return result
+        chart_left = memo[chart_key] = fixable(evaluate(moved, "chart"))
+    return image_left + chart_left if chart_left else image_left
 
 
 def _candidates(deployment: Deployment, catalog: Catalog, rules: Rules) -> Iterator[_Candidate]:
-    """Every move worth evaluating, smallest first: the running image itself (for a chart or an
-    orchestration-only move), then each agent that may be clean in order, within the ceiling,
-    then above it; last, the newest agents, for a best effort when nothing is clean."""
-    tag = deployment.image.tag
+    """Every move worth evaluating, smallest first (see ``_image_moves``), each with its chart."""
+    current_chart = deployment.chart_version
+    for tag, orchestration in _image_moves(
+        deployment.image.tag, deployment.orchestration_runtime, catalog, rules
+    ):
+        assert tag.agent is not None
+        for chart in _chart_for(current_chart, tag.agent, catalog, rules):
+            yield _Candidate(tag, chart, orchestration)
+
+
+def _image_moves(
+    tag: ImageTag | None, ceiling: RuntimeVersion | None, catalog: Catalog, rules: Rules
+) -> Iterator[tuple[ImageTag, RuntimeVersion | None]]:
+    """The images to try, smallest move first, each with the orchestration Runtime it needs: the
+    running image itself (for a chart or an orchestration-only move), then each agent that may be
+    clean in order, within the ceiling, then above it; last, the newest agents, for a best effort
+    when nothing is clean. Lazy: the search stops at the first clean move."""
     own = tag if tag is not None and tag.fixed else None
     python = tag.python if tag is not None else None
     base = tag.base if tag is not None else False
-    ceiling = deployment.orchestration_runtime
-    ordered, agents = _agent_orders(catalog, _origin(deployment, catalog))
+    ordered, agents = _agent_orders(catalog, _origin(tag, catalog))
     if own is not None and (ceiling is None or own.runtime <= ceiling):
-        yield from _with_chart(own, deployment, catalog, rules, ceiling)
+        yield own, ceiling
     for agent in agents:
         fit = _fit(catalog, rules, agent, python=python, base=base, ceiling=ceiling)
         if fit is not None:
-            yield from _with_chart(fit, deployment, catalog, rules, ceiling)
+            yield fit, ceiling
     if ceiling is not None:
         if own is not None and own.runtime > ceiling:
-            yield from _with_chart(own, deployment, catalog, rules, own.runtime)
+            yield own, own.runtime
         for agent in agents:
-            bad = _bad_runtimes(catalog, rules, None, agent)
-            above = lowest_tag_above(
-                catalog.tags_of(agent), python=python, base=base, floor=ceiling, exclude=bad
-            )
+            above = _above(catalog, rules, agent, python=python, base=base, floor=ceiling)
             if above is not None:
-                yield from _with_chart(above, deployment, catalog, rules, above.runtime)
+                yield above, above.runtime
     for agent in _fallbacks(catalog, ordered):
         fit = _fit(catalog, rules, agent, python=python, base=base, ceiling=ceiling)
         if fit is not None:
-            yield from _with_chart(fit, deployment, catalog, rules, ceiling)
+            yield fit, ceiling
+
+
+def _above(
+    catalog: Catalog,
+    rules: Rules,
+    agent: AgentVersion,
+    *,
+    python: PythonVersion | None,
+    base: bool,
+    floor: RuntimeVersion,
+) -> ImageTag | None:
+    key = ("above", agent, python, base, floor)
+    if key not in catalog.memo:
+        bad = _bad_runtimes(catalog, rules, None, agent)
+        catalog.memo[key] = lowest_tag_above(
+            catalog.tags_of(agent), python=python, base=base, floor=floor, exclude=bad
+        )
+    result: ImageTag | None = catalog.memo[key]
+    return result
 
 
 def _agent_orders(catalog: Catalog, origin: _Origin) -> tuple[list[AgentVersion], list[AgentVersion]]:
@@ -248,18 +293,6 @@ def _fallbacks(catalog: Catalog, ordered: Sequence[AgentVersion]) -> list[AgentV
     return [agent for agent in newest if agent is not None]
 
 
-def _with_chart(
-    tag: ImageTag,
-    deployment: Deployment,
-    catalog: Catalog,
-    rules: Rules,
-    orchestration: RuntimeVersion | None,
-) -> Iterator[_Candidate]:
-    assert tag.agent is not None
-    for chart in _chart_for(deployment.chart_version, tag.agent, catalog, rules):
-        yield _Candidate(tag, chart, orchestration)
-
-
 def _chart_for(
     current: AgentVersion | None, agent: AgentVersion, catalog: Catalog, rules: Rules
 ) -> list[AgentVersion | None]:
@@ -300,8 +333,7 @@ class _Origin:
     good: bool  # a stable, non-yanked release (or an unseen patch): never move below it
 
 
-def _origin(deployment: Deployment, catalog: Catalog) -> _Origin:
-    tag = deployment.image.tag
+def _origin(tag: ImageTag | None, catalog: Catalog) -> _Origin:
     if tag is None:
         return _Origin(None, True)
     if tag.agent is None:

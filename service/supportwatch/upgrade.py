@@ -156,6 +156,26 @@ class _Images:
     def steps(self, start: ImageTag | None, final: ImageTag | None) -> list[Step]:
         if final is None or start == final:
             return []
+        running = self.deployment.image.tag
+        key = (
+            "image-steps",
+            self.deployment.image.repository,
+            running,
+            start,
+            final,
+            self._ceiling(start, final),
+        )
+        if key not in self.catalog.memo:
+            self.catalog.memo[key] = self._render(start, final)
+        result: list[Step] = self.catalog.memo[key]
+        return result
+
+    def _ceiling(self, start: ImageTag | None, final: ImageTag) -> RuntimeVersion | None:
+        # the ceiling matters only when a published image between the two could be above it
+        top = max(start.runtime, final.runtime) if start is not None else final.runtime
+        return self.ceiling if self.ceiling is not None and self.ceiling < top else None
+
+    def _render(self, start: ImageTag | None, final: ImageTag) -> list[Step]:
         if start is None:
             ref = tag_reference(self.deployment, final)
             return [Step("image", f"Deploy {ref} (agent {final.agent})", image=ref, brief=self._brief(final))]
@@ -178,9 +198,7 @@ class _Images:
         return f"move to agent {tag.agent}: {ref}"
 
     def _path(self, start: ImageTag, final: ImageTag) -> list[ImageTag]:
-        # the ceiling matters only when a published image between the two is above it
-        top = max(start.runtime, final.runtime)
-        ceiling = self.ceiling if self.ceiling is not None and self.ceiling < top else None
+        ceiling = self._ceiling(start, final)
         key = ("image-path", start, final, ceiling)
         if key not in self.catalog.memo:
             self.catalog.memo[key] = _single_changes(start, final, self.catalog, ceiling) or _grouped(
@@ -188,18 +206,6 @@ class _Images:
             )
         result: list[ImageTag] = self.catalog.memo[key]
         return result
-
-
-def _grouped(
-    start: ImageTag, final: ImageTag, catalog: Catalog, ceiling: RuntimeVersion | None
-) -> list[ImageTag]:
-    """The images after each step when some changes must go together."""
-    changed = [dim for dim in _DIMENSIONS if _value(start, dim) != _value(final, dim)]
-    tags, current = [], start
-    for group in _longest_path(start, final, changed, catalog, ceiling):
-        current = _with(current, final, group)
-        tags.append(current)
-    return tags
 
 
 def _single_changes(
@@ -253,35 +259,21 @@ def _with(tag: ImageTag, final: ImageTag, dims: tuple[str, ...]) -> ImageTag:
     )
 
 
-def _longest_path(
-    start: ImageTag, final: ImageTag, changed: list[str], catalog: Catalog, ceiling: RuntimeVersion | None
-) -> list[tuple[str, ...]]:
-    """The groups of dimensions to change, in order, through images that exist: as many
-    single changes as the published images allow (the last image is the target itself)."""
-    full = frozenset(changed)
-    best: dict[frozenset[str], list[tuple[str, ...]]] = {frozenset(): []}
-    for size in range(1, len(changed) + 1):
-        for done in _subsets(changed, size):
-            if done != full and not _exists(_with(start, final, tuple(done)), catalog, ceiling):
-                continue
-            options = [
-                [*best[before], tuple(d for d in _DIMENSIONS if d in done - before)]
-                for before in best
-                if before < done
-            ]
-            if options:
-                best[done] = max(options, key=len)
-    return best.get(full, [tuple(changed)])
-
-
-def _subsets(items: list[str], size: int) -> list[frozenset[str]]:
-    if size == 0:
-        return [frozenset()]
-    return [
-        frozenset({item}) | rest
-        for index, item in enumerate(items)
-        for rest in _subsets(items[index + 1 :], size - 1)
-    ]
+def _grouped(
+    start: ImageTag, final: ImageTag, catalog: Catalog, ceiling: RuntimeVersion | None
+) -> list[ImageTag]:
+    """The images after each step when some changes must go together (no path of single
+    changes exists): one change alone, then the others together, or the reverse, through a
+    published image; else everything in one step."""
+    changed = [dim for dim in _DIMENSIONS if _value(start, dim) != _value(final, dim)]
+    if len(changed) == 3:
+        for dim in changed:
+            rest = tuple(other for other in changed if other != dim)
+            for first in ((dim,), rest):
+                middle = _with(start, final, first)
+                if _exists(middle, catalog, ceiling):
+                    return [middle, final]
+    return [final]
 
 
 def _exists(tag: ImageTag, catalog: Catalog, ceiling: RuntimeVersion | None) -> bool:

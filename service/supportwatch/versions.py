@@ -213,8 +213,16 @@ class ImageTag:
     base: bool
     _hash: int = field(init=False, repr=False, compare=False, hash=False)
 
+    _text: str = field(init=False, repr=False, compare=False, hash=False)
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "_hash", hash((self.runtime, self.python, self.agent, self.base)))
+        text = str(self.runtime)
+        if self.python is not None:
+            text += f"-python-{self.python}"
+        if self.agent is not None:
+            text += f"-astro-agent-{self.agent}"
+        object.__setattr__(self, "_text", text + ("-base" if self.base else ""))
 
     def __hash__(self) -> int:
         # tags key the target and plan memos: hash once, not per lookup
@@ -246,12 +254,7 @@ class ImageTag:
         )
 
     def __str__(self) -> str:
-        text = str(self.runtime)
-        if self.python is not None:
-            text += f"-python-{self.python}"
-        if self.agent is not None:
-            text += f"-astro-agent-{self.agent}"
-        return text + ("-base" if self.base else "")
+        return self._text
 
 
 def _refuse_miscased_base(tag: str) -> None:
