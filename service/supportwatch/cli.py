@@ -34,6 +34,7 @@ from supportwatch.report import (
     releases_table,
 )
 from supportwatch.service import Service
+from supportwatch.wording import count
 
 if TYPE_CHECKING:
     from supportwatch.notify.delivery import DeliveryReport
@@ -208,9 +209,9 @@ def _report_delivery(report: DeliveryReport, *, dry_run: bool) -> None:
     if dry_run:
         for target, text in report.preview:
             typer.echo(f"--- would send to {target} ---\n{text}\n")
-        typer.echo(f"dry run: {len(report.preview)} message(s) would be sent")
+        typer.echo(f"dry run: {count(len(report.preview), 'message')} would be sent")
         return
-    typer.echo(f"sent {report.sent_messages} message(s) covering {report.sent_keys} notice(s)")
+    typer.echo(f"sent {count(report.sent_messages, 'message')} covering {count(report.sent_keys, 'notice')}")
     for line in report.failures:
         typer.echo(f"failed, will retry: {line}", err=True)
     for line in report.dead:
@@ -298,9 +299,10 @@ def redrive(
     """Re-queue dead letters once their cause is fixed; the next notify run sends them."""
     settings = _settings(ctx)
     with _service(settings) as service:
-        count = service.redrive(datetime.now(UTC), target=target, key=key)
+        requeued = service.redrive(datetime.now(UTC), target=target, key=key)
     typer.echo(
-        f"re-queued {count} dead letter(s)" + ("; run `supportwatch notify` to send them" if count else "")
+        f"re-queued {count(requeued, 'dead letter')}"
+        + ("; run `supportwatch notify` to send them" if requeued else "")
     )
 
 

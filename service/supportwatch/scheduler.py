@@ -23,6 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from supportwatch.config import StaticSource, redact_url
+from supportwatch.wording import count
 
 if TYPE_CHECKING:
     from supportwatch.leader import Leader
@@ -91,7 +92,10 @@ def _digest(service: Service) -> Callable[[datetime], None]:
 def _log_delivery(job: str, report: DeliveryReport) -> None:
     if report.sent_messages:
         logger.info(
-            "%s: sent %d message(s) covering %d notice(s)", job, report.sent_messages, report.sent_keys
+            "%s: sent %s covering %s",
+            job,
+            count(report.sent_messages, "message"),
+            count(report.sent_keys, "notice"),
         )
     for line in report.failures:
         logger.warning("%s failed, will retry: %s", job, line)

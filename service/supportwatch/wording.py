@@ -20,3 +20,8 @@ def until(count: int) -> str:
 def since(count: int) -> str:
     """Days since a day: "today", "yesterday", "3 days ago"."""
     return until(-count) if count != 1 else "yesterday"
+
+
+def count(number: int, noun: str) -> str:
+    """``count(1, "message")`` -> "1 message", ``count(3, "message")`` -> "3 messages"."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

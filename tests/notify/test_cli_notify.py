@@ -45,8 +45,8 @@ def test_dry_run_prints_and_sends_nothing_then_notify_sends_once(
     assert "would send to data-platform/slack" in output
     assert "Maintenance ending on prod-east" in output
     assert slack_server.requests == []
-    assert run(config, "notify", "--at", "2026-06-28") == (0, "sent 1 message(s) covering 2 notice(s)\n")
-    assert run(config, "notify", "--at", "2026-06-28") == (0, "sent 0 message(s) covering 0 notice(s)\n")
+    assert run(config, "notify", "--at", "2026-06-28") == (0, "sent 1 message covering 2 notices\n")
+    assert run(config, "notify", "--at", "2026-06-28") == (0, "sent 0 messages covering 0 notices\n")
     assert len(slack_server.requests) == 1
 
 
@@ -62,8 +62,8 @@ def test_a_failed_send_exits_1_without_leaking_the_webhook(tmp_path: Path, slack
 def test_digest_three_times_sends_once(tmp_path: Path, slack_server: SlackServer) -> None:
     config = write_config(tmp_path, slack_server)
     outputs = [run(config, "digest", "--at", day)[1] for day in ("2026-06-29", "2026-06-30", "2026-07-03")]
-    assert outputs[0].startswith("sent 1 message(s)")
-    assert outputs[1].startswith("sent 0 message(s)")
+    assert outputs[0].startswith("sent 1 message ")
+    assert outputs[1].startswith("sent 0 messages")
     assert len(slack_server.requests) == 1
     code, output = run(config, "digest", "--receiver", "nobody")
     assert code == 2

@@ -140,7 +140,7 @@ def test_a_digest_refused_for_one_recipient_is_sent_once_and_reported(
     again = service.digest(datetime(2026, 6, 29, 10, tzinfo=UTC))
     service.close()
     assert first.sent_messages == 1
-    assert first.warnings == ["data-platform/email digest:2026-W27: SMTP refused 1 of 2 recipient(s): "
+    assert first.warnings == ["data-platform/email digest:2026-W27: SMTP refused 1 of 2 recipients: "
                               "gone@example.com (550)"]  # fmt: skip
     assert again.sent_messages == 0
     assert len(smtp_server.recorder.envelopes) == 1

@@ -42,4 +42,4 @@ def test_redrive_command(tmp_path: Path, slack_server: SlackServer) -> None:
     config.write_text(f"database_url: 'sqlite:///{tmp_path / 'sw.db'}'\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["--config", str(config), "redrive", "--key", first.key])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("re-queued 1 dead letter(s)")
+    assert result.stdout.startswith("re-queued 1 dead letter")

@@ -21,7 +21,7 @@ def test_dashboard_shows_the_fleet(client: TestClient) -> None:
     assert "<td>2.0</td>" not in upcoming
     assert "2026-10-16" in page  # agent 1.6
     # no deployment runs the newest minor, so none is open
-    assert "newest minor: open" not in page
+    assert "open: newest minor" not in page
     # an unseen patch of a known minor follows that minor's window
     [typo_row] = [row for row in page.split("<tr") if ">typo<" in row]
     assert "2027-01-01" in typo_row

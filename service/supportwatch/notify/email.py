@@ -23,7 +23,7 @@ from supportwatch.notify.base import Outcome, redact
 from supportwatch.notify.classify import smtp_code_retryable
 from supportwatch.notify.digest import digest_lines
 from supportwatch.notify.message import Message, one_line, plain_text
-from supportwatch.wording import until
+from supportwatch.wording import count, until
 
 _templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -111,7 +111,9 @@ class EmailNotifier:
         if refused:
             # the others have it, so it stays sent (a retry would reach them twice); say who missed it
             missed = ", ".join(f"{address} ({code})" for address, (code, _) in sorted(refused.items()))
-            return Outcome.sent(f"SMTP refused {len(refused)} of {len(self.to)} recipient(s): {missed}")
+            return Outcome.sent(
+                f"SMTP refused {len(refused)} of {count(len(self.to), 'recipient')}: {missed}"
+            )
         return Outcome.sent()
 
 

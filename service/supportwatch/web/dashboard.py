@@ -19,6 +19,7 @@ from supportwatch.calendar import effective_windows, known_teams
 from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport, evaluation_day
 from supportwatch.models import DeliveryRecord, Finding
+from supportwatch.report import end_text, target_text
 from supportwatch.versions import minor_label
 from supportwatch.web.state import WebState, team_reports, web_state
 
@@ -109,7 +110,8 @@ def _row(report: DeploymentReport, today: date) -> dict[str, Any]:
         "team": report.deployment.team,
         "state": report.state.value,
         "agent": str(version) if version else "unknown",
-        "end": "newest minor: open" if open_ended else (end.isoformat() if end else ""),
+        "end": end_text(report) if end or open_ended else "",
+        "target": target_text(report),
         "days_left": None if open_ended or end is None else (end - today).days,
         "severity": worst.severity.value if worst else "",
         "summary": worst.summary if worst else "",
