@@ -32,6 +32,10 @@ def check_document(
     }
 
 
+# one encoder for a fleet's thousands of items (json.dumps builds one per call for non-defaults)
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def check_json_chunks(
     reports: Sequence[DeploymentReport], evaluated_at: datetime, data_health: Sequence[Finding] = ()
 ) -> Iterator[str]:
@@ -41,9 +45,7 @@ def check_json_chunks(
     """
     yield '{"evaluated_at": ' + json.dumps(evaluated_at.isoformat()) + ', "deployments": ['
     for index, report in enumerate(reports):
-        yield ("," if index else "") + json.dumps(
-            _deployment_item(report), ensure_ascii=False, separators=(",", ":")
-        )
+        yield ("," if index else "") + _COMPACT.encode(_deployment_item(report))
     health = [_health_item(finding) for finding in data_health]
     yield '], "data_health": ' + json.dumps(health, ensure_ascii=False) + "}"
 

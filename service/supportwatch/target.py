@@ -189,18 +189,32 @@ def _image_moves(
 ) -> Iterator[tuple[ImageTag, RuntimeVersion | None]]:
     """The images to try, smallest move first, each with the orchestration Runtime it needs: the
     running image itself (for a chart or an orchestration-only move), then each agent that may be
-    clean in order, within the ceiling, then above it; last, the newest agents, for a best effort
-    when nothing is clean. Lazy: the search stops at the first clean move."""
-    own = tag if tag is not None and tag.fixed else None
-    python = tag.python if tag is not None else None
-    base = tag.base if tag is not None else False
-    ordered, agents = _agent_orders(catalog, _origin(tag, catalog))
+    clean in order, within the ceiling (memoised: cheap and most often enough), then above it;
+    last, the newest agents, for a best effort when nothing is clean (lazy: rarely reached)."""
+    key = ("moves-within", tag, ceiling)
+    within = catalog.memo.get(key)
+    if within is None:
+        within = catalog.memo[key] = list(_moves_within(tag, ceiling, catalog, rules))
+    yield from within
+    yield from _moves_beyond(tag, ceiling, catalog, rules)
+
+
+def _moves_within(
+    tag: ImageTag | None, ceiling: RuntimeVersion | None, catalog: Catalog, rules: Rules
+) -> Iterator[tuple[ImageTag, RuntimeVersion | None]]:
+    own, python, base, _, agents = _setup(tag, catalog)
     if own is not None and (ceiling is None or own.runtime <= ceiling):
         yield own, ceiling
     for agent in agents:
         fit = _fit(catalog, rules, agent, python=python, base=base, ceiling=ceiling)
         if fit is not None:
             yield fit, ceiling
+
+
+def _moves_beyond(
+    tag: ImageTag | None, ceiling: RuntimeVersion | None, catalog: Catalog, rules: Rules
+) -> Iterator[tuple[ImageTag, RuntimeVersion | None]]:
+    own, python, base, ordered, agents = _setup(tag, catalog)
     if ceiling is not None:
         if own is not None and own.runtime > ceiling:
             yield own, own.runtime
@@ -212,6 +226,21 @@ def _image_moves(
         fit = _fit(catalog, rules, agent, python=python, base=base, ceiling=ceiling)
         if fit is not None:
             yield fit, ceiling
+
+
+_Setup = tuple[ImageTag | None, "PythonVersion | None", bool, list[AgentVersion], list[AgentVersion]]
+
+
+def _setup(tag: ImageTag | None, catalog: Catalog) -> _Setup:
+    """What the move search needs about the running tag (memoised per tag)."""
+    key = ("moves-setup", tag)
+    if key not in catalog.memo:
+        own = tag if tag is not None and tag.fixed else None
+        ordered, agents = _agent_orders(catalog, _origin(tag, catalog))
+        python = tag.python if tag is not None else None
+        catalog.memo[key] = (own, python, tag.base if tag is not None else False, ordered, agents)
+    result: _Setup = catalog.memo[key]
+    return result
 
 
 def _above(
