@@ -58,6 +58,12 @@ def test_end_event_carries_one_alarm_per_rung_and_one_on_the_day() -> None:
     triggers = [alarm.decoded("TRIGGER") for alarm in end.walk("VALARM")]
     assert triggers == [timedelta(days=-d) for d in (60, 30, 14, 7, 1)] + [timedelta(0)]
     assert all(str(alarm["ACTION"]) == "DISPLAY" for alarm in end.walk("VALARM"))
+    texts = [str(alarm["DESCRIPTION"]) for alarm in end.walk("VALARM")]
+    assert texts[-3:] == [
+        "Agent 1.3 leaves maintenance in 7 days",
+        "Agent 1.3 leaves maintenance tomorrow",
+        "Agent 1.3 leaves maintenance today",
+    ]
 
 
 def test_month_end_is_clamped_and_an_unknown_dot_zero_is_estimated() -> None:

@@ -23,6 +23,7 @@ from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport, evaluation_day
 from supportwatch.policy import MaintenancePolicy, MinorWindow
 from supportwatch.versions import minor_label
+from supportwatch.wording import until
 
 PRODID = "-//supportwatch//agent maintenance//EN"
 DEFAULT_NAME = "Astro agent maintenance"
@@ -131,8 +132,7 @@ def _end_event(
     event.add("description", _description(window, policy, running))
     event.add("transp", "TRANSPARENT")
     for days in sorted(set(policy.reminder_days), reverse=True):
-        when = f"in {days} day{'s' if days != 1 else ''}"
-        event.add_component(_alarm(timedelta(days=-days), f"Agent {label} leaves maintenance {when}"))
+        event.add_component(_alarm(timedelta(days=-days), f"Agent {label} leaves maintenance {until(days)}"))
     event.add_component(_alarm(timedelta(0), f"Agent {label} leaves maintenance today"))
     return event
 

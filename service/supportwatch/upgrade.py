@@ -135,8 +135,7 @@ def _start(
         Step(
             "pin",
             f"Pin the floating tag {shown} to the fixed tag it points to now: {ref}",
-            image=ref,
-            brief=f"pin {ref}",
+            image=ref,  # no brief: the remedy names where the image steps end
         )
     )
     return pinned
