@@ -18,16 +18,18 @@ How the policy is read (README "How the policy is read"):
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from supportwatch.compatibility import Rules, chart_admits
 from supportwatch.errors import VersionError
 from supportwatch.models import Release
 from supportwatch.policy import MaintenancePolicy, MinorWindow, minor_windows
 from supportwatch.versions import AgentVersion, ImageTag, RuntimeVersion
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,6 +227,12 @@ class Catalog:
         """Whether the policy keeps ``minor`` maintained with no end yet: the newest stable minor."""
         maintenance = self.maintenance(minor)
         return maintenance is not None and maintenance.open
+
+    def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """The answer for ``key``, computed once per catalog (one catalog is one day's releases)."""
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return cast(T, self.memo[key])
 
     def window(self, version: AgentVersion) -> MinorWindow | None:
         return self.windows.get(version.minor_key)

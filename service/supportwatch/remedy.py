@@ -67,8 +67,9 @@ def pinned_equivalent(tag: ImageTag, catalog: Catalog) -> ImageTag | None:
     """The fixed tag a floating ``tag`` most likely resolves to now: the newest stable agent
     published on the same Runtime, Python (if named) and flavour."""
     key = ("pinned", tag)
-    if key not in catalog.memo:
-        catalog.memo[key] = next(
+    return catalog.remember(
+        key,
+        lambda: next(
             (
                 fixed
                 for agent in catalog.recommendable_agents()
@@ -79,9 +80,8 @@ def pinned_equivalent(tag: ImageTag, catalog: Catalog) -> ImageTag | None:
                 and tag.python in (None, fixed.python)
             ),
             None,
-        )
-    result: ImageTag | None = catalog.memo[key]
-    return result
+        ),
+    )
 
 
 def _python_of(tag: ImageTag) -> tuple[int, int]:

@@ -233,14 +233,14 @@ _Setup = tuple[ImageTag | None, "PythonVersion | None", bool, list[AgentVersion]
 
 def _setup(tag: ImageTag | None, catalog: Catalog) -> _Setup:
     """What the move search needs about the running tag (memoised per tag)."""
-    key = ("moves-setup", tag)
-    if key not in catalog.memo:
-        own = tag if tag is not None and tag.fixed else None
-        ordered, agents = _agent_orders(catalog, _origin(tag, catalog))
-        python = tag.python if tag is not None else None
-        catalog.memo[key] = (own, python, tag.base if tag is not None else False, ordered, agents)
-    result: _Setup = catalog.memo[key]
-    return result
+    return catalog.remember(("moves-setup", tag), lambda: _compute_setup(tag, catalog))
+
+
+def _compute_setup(tag: ImageTag | None, catalog: Catalog) -> _Setup:
+    own = tag if tag is not None and tag.fixed else None
+    ordered, agents = _agent_orders(catalog, _origin(tag, catalog))
+    python = tag.python if tag is not None else None
+    return (own, python, tag.base if tag is not None else False, ordered, agents)
 
 
 def _above(
@@ -252,24 +252,26 @@ def _above(
     base: bool,
     floor: RuntimeVersion,
 ) -> ImageTag | None:
-    key = ("above", agent, python, base, floor)
-    if key not in catalog.memo:
-        bad = _bad_runtimes(catalog, rules, None, agent)
-        catalog.memo[key] = lowest_tag_above(
-            catalog.tags_of(agent), python=python, base=base, floor=floor, exclude=bad
-        )
-    result: ImageTag | None = catalog.memo[key]
-    return result
+    return catalog.remember(
+        ("above", agent, python, base, floor),
+        lambda: lowest_tag_above(
+            catalog.tags_of(agent),
+            python=python,
+            base=base,
+            floor=floor,
+            exclude=_bad_runtimes(catalog, rules, None, agent),
+        ),
+    )
 
 
 def _agent_orders(catalog: Catalog, origin: _Origin) -> tuple[list[AgentVersion], list[AgentVersion]]:
     """The agent order from ``origin``, and the agents in it that may be clean (memoised)."""
-    key = ("agent-order", origin)
-    if key not in catalog.memo:
+
+    def compute() -> tuple[list[AgentVersion], list[AgentVersion]]:
         ordered = _agent_order(catalog, origin)
-        catalog.memo[key] = (ordered, [agent for agent in ordered if _may_be_clean(agent, catalog)])
-    result: tuple[list[AgentVersion], list[AgentVersion]] = catalog.memo[key]
-    return result
+        return ordered, [agent for agent in ordered if _may_be_clean(agent, catalog)]
+
+    return catalog.remember(("agent-order", origin), compute)
 
 
 def _fit(
@@ -281,14 +283,16 @@ def _fit(
     base: bool,
     ceiling: RuntimeVersion | None,
 ) -> ImageTag | None:
-    key = ("fit", agent, python, base, ceiling)
-    if key not in catalog.memo:
-        bad = _bad_runtimes(catalog, rules, ceiling, agent)
-        catalog.memo[key] = best_tag(
-            catalog.tags_of(agent), python=python, base=base, max_runtime=ceiling, exclude=bad
-        )
-    result: ImageTag | None = catalog.memo[key]
-    return result
+    return catalog.remember(
+        ("fit", agent, python, base, ceiling),
+        lambda: best_tag(
+            catalog.tags_of(agent),
+            python=python,
+            base=base,
+            max_runtime=ceiling,
+            exclude=_bad_runtimes(catalog, rules, ceiling, agent),
+        ),
+    )
 
 
 def _may_be_clean(agent: AgentVersion, catalog: Catalog) -> bool:
@@ -296,10 +300,7 @@ def _may_be_clean(agent: AgentVersion, catalog: Catalog) -> bool:
     no reminder due, and the newest counted patch of its minor and minor of its major (the same
     rules as the checks; a cheap filter before evaluating a candidate)."""
     key = ("may-be-clean", agent)
-    if key not in catalog.memo:
-        catalog.memo[key] = _clean_by_rules(agent, catalog)
-    result: bool = catalog.memo[key]
-    return result
+    return catalog.remember(key, lambda: _clean_by_rules(agent, catalog))
 
 
 def _clean_by_rules(agent: AgentVersion, catalog: Catalog) -> bool:
@@ -329,10 +330,7 @@ def _chart_for(
     if current is None:
         return [None]
     key = ("chart-for", current, agent)
-    if key not in catalog.memo:
-        catalog.memo[key] = _charts_admitting(current, agent, catalog, rules)
-    result: list[AgentVersion | None] = catalog.memo[key]
-    return result
+    return catalog.remember(key, lambda: _charts_admitting(current, agent, catalog, rules))
 
 
 def _charts_admitting(
@@ -389,7 +387,6 @@ def _agent_order(catalog: Catalog, origin: _Origin) -> list[AgentVersion]:
 def _by_minor(catalog: Catalog) -> list[AgentVersion]:
     """Recommendable agents by minor, oldest minor first, each minor's newest patch first."""
     key = "agents-by-minor"
-    if key not in catalog.memo:
-        catalog.memo[key] = sorted(catalog.recommendable_agents(), key=lambda v: (v.minor_key, -v.patch))
-    result: list[AgentVersion] = catalog.memo[key]
-    return result
+    return catalog.remember(
+        key, lambda: sorted(catalog.recommendable_agents(), key=lambda v: (v.minor_key, -v.patch))
+    )

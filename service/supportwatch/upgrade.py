@@ -164,10 +164,7 @@ class _Images:
             final,
             self._ceiling(start, final),
         )
-        if key not in self.catalog.memo:
-            self.catalog.memo[key] = self._render(start, final)
-        result: list[Step] = self.catalog.memo[key]
-        return result
+        return self.catalog.remember(key, lambda: self._render(start, final))
 
     def _ceiling(self, start: ImageTag | None, final: ImageTag) -> RuntimeVersion | None:
         # the ceiling matters only when a published image between the two could be above it
@@ -199,12 +196,13 @@ class _Images:
     def _path(self, start: ImageTag, final: ImageTag) -> list[ImageTag]:
         ceiling = self._ceiling(start, final)
         key = ("image-path", start, final, ceiling)
-        if key not in self.catalog.memo:
-            self.catalog.memo[key] = _single_changes(start, final, self.catalog, ceiling) or _grouped(
-                start, final, self.catalog, ceiling
-            )
-        result: list[ImageTag] = self.catalog.memo[key]
-        return result
+        return self.catalog.remember(
+            key,
+            lambda: (
+                _single_changes(start, final, self.catalog, ceiling)
+                or _grouped(start, final, self.catalog, ceiling)
+            ),
+        )
 
 
 def _single_changes(
@@ -312,12 +310,13 @@ def _bridge(
         like.base if like else False,
         ceiling,
     )
-    if key not in catalog.memo:
-        catalog.memo[key] = _find_bridge(
+    found = catalog.remember(
+        key,
+        lambda: _find_bridge(
             current_chart, like=like, chart=chart, catalog=catalog, rules=rules, ceiling=ceiling
-        )
-    result: ImageTag | None = catalog.memo[key] or like
-    return result
+        ),
+    )
+    return found or like
 
 
 def _find_bridge(
@@ -345,10 +344,7 @@ def _find_bridge(
 
 def _chart_steps(deployment: Deployment, chart: AgentVersion, rules: Rules, catalog: Catalog) -> list[Step]:
     key = ("chart-steps", deployment.chart_version, chart, deployment.namespace, deployment.helm_release)
-    if key not in catalog.memo:
-        catalog.memo[key] = _render_chart_steps(deployment, chart, rules)
-    result: list[Step] = catalog.memo[key]
-    return result
+    return catalog.remember(key, lambda: _render_chart_steps(deployment, chart, rules))
 
 
 def _render_chart_steps(deployment: Deployment, chart: AgentVersion, rules: Rules) -> list[Step]:
