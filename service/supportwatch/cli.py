@@ -15,14 +15,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import typer
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from supportwatch.checks import worst
-from supportwatch.config import Settings, load_settings, redact_url
+from supportwatch.config import (
+    Settings,
+    hide_database_password,
+    load_settings,
+    redact_url,
+    render_database_url,
+)
 from supportwatch.errors import ConfigError, SchedulerLocked, StoreError
 from supportwatch.models import Severity
 from supportwatch.report import (
@@ -40,6 +48,8 @@ if TYPE_CHECKING:
     from supportwatch.notify.delivery import DeliveryReport
 
 DEFAULT_CONFIG = "config/supportwatch.yaml"
+# the width of the ack table's dedup_key and note columns (AckRow: VARCHAR(512))
+ACK_TEXT_MAX = 512
 
 app = typer.Typer(
     name="supportwatch",
@@ -102,9 +112,26 @@ def _settings(ctx: typer.Context) -> Settings:
         _fail(f"config {path}: {exc}")
 
 
+def _sqlite_folder(database_url: str) -> None:
+    """Create a SQLite database's folder now, so that a path that cannot be one is a clear exit 2."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    folder = Path(url.database).parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (OSError, ValueError) as exc:
+        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+        _fail(
+            f"database_url: cannot create the folder {str(folder)!r} for the SQLite database ({reason}); "
+            "point database_url at a writable folder, e.g. sqlite:///var/supportwatch.db"
+        )
+
+
 @contextmanager
 def _service(settings: Settings, *, migrate: bool | None = None) -> Iterator[Service]:
     """The service for one command; database failures become a clear exit-2 error."""
+    _sqlite_folder(settings.database_url)
     try:
         service = Service.open(settings, migrate=migrate)
         try:
@@ -116,27 +143,49 @@ def _service(settings: Settings, *, migrate: bool | None = None) -> Iterator[Ser
         _fail(str(exc))
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        reason = hide_database_password(reason, settings.database_url)
         _fail(
-            f"cannot open the database {redact_url(settings.database_url)}: {redact_url(reason)}; "
+            f"cannot open the database {render_database_url(settings.database_url)}: {redact_url(reason)}; "
             "check database_url and that the server is reachable"
         )
 
 
-def parse_at(text: str | None, tz: ZoneInfo, *, now: datetime | None = None) -> datetime:
-    """``--at``: an ISO date (that day's start in ``tz``) or datetime (naive means ``tz``)."""
+# --at evaluates as of a moment in this range: reminders, grace periods and digest weeks count
+# days from it, and must not step outside the dates Python can hold
+AT_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+AT_LATEST = datetime(9000, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def parse_at(
+    text: str | None, tz: ZoneInfo, *, now: datetime | None = None, option: str = "--at"
+) -> datetime:
+    """``--at``: an ISO date (that day's start in ``tz``) or datetime (naive means ``tz``).
+
+    ``option`` names the option in error messages; ``--at`` must lie in AT_EARLIEST..AT_LATEST.
+    """
     if text is None:
         return now or datetime.now(UTC)
     try:
         if len(text) == 10:
-            day = date.fromisoformat(text)
-            return datetime.combine(day, time(0, 0), tzinfo=tz).astimezone(UTC)
-        moment = datetime.fromisoformat(text)
+            moment = datetime.combine(date.fromisoformat(text), time(0, 0), tzinfo=tz)
+        else:
+            moment = datetime.fromisoformat(text)
     except ValueError:
         _fail(
-            f"--at {text!r} is not an ISO date or datetime; "
+            f"{option} {text!r} is not an ISO date or datetime; "
             "expected e.g. 2026-11-24 or 2026-11-24T09:00:00+00:00"
         )
-    return (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(UTC)
+    try:
+        result = (moment if moment.tzinfo else moment.replace(tzinfo=tz)).astimezone(UTC)
+    except (OverflowError, ValueError):
+        # 9999-12-31T23:59:59-05:00 is in year 10000 in UTC; 0001-01-01T00:00:00+05:00 in year 0
+        _fail(
+            f"{option} {text!r} is out of range: in UTC it falls outside the years 1 to 9999; "
+            "give a date between 1970-01-01 and 9000-12-31"
+        )
+    if option == "--at" and not AT_EARLIEST <= result <= AT_LATEST:
+        _fail(f"{option} {text!r} is out of range; give a date between 1970-01-01 and 9000-12-31")
+    return result
 
 
 AtOption = Annotated[str | None, typer.Option("--at", help="Evaluate as of this ISO date or datetime.")]
@@ -258,7 +307,7 @@ def _until(text: str | None, tz: ZoneInfo, *, now: datetime) -> datetime | None:
         datetime.fromisoformat(text)
     except ValueError:
         _fail(f"--until {text!r} is not an ISO date or datetime; expected e.g. 2026-12-01")
-    moment = parse_at(text, tz)
+    moment = parse_at(text, tz, option="--until")
     if moment <= now:
         local = now.astimezone(tz).isoformat(timespec="minutes")
         _fail(
@@ -279,6 +328,14 @@ def ack(
     note: Annotated[str, typer.Option("--note", help="Why, for the next person.")] = "",
 ) -> None:
     """Silence a finding until a date, or until its facts change (a new release or rung)."""
+    # the columns hold ACK_TEXT_MAX characters; PostgreSQL refuses longer text, SQLite would keep it
+    if len(dedup_key) > ACK_TEXT_MAX:
+        _fail(
+            f"DEDUP_KEY is {len(dedup_key)} characters; the limit is {ACK_TEXT_MAX}: copy the finding's "
+            "dedup_key from `supportwatch check --format json`"
+        )
+    if len(note) > ACK_TEXT_MAX:
+        _fail(f"--note is {len(note)} characters; the limit is {ACK_TEXT_MAX}: shorten the note")
     settings = _settings(ctx)
     now = datetime.now(UTC)
     moment = _until(until, settings.tz, now=now)
@@ -389,6 +446,7 @@ def run(
     from supportwatch.daemon import serve  # noqa: PLC0415 - the web stack is for `run` only
 
     settings = _settings(ctx)
+    _sqlite_folder(settings.database_url)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # APScheduler logs every job run at INFO; the jobs log what they did themselves
     logging.getLogger("apscheduler").setLevel(logging.WARNING)

@@ -9,8 +9,9 @@ database URL by ``leader_for``:
 - ``FileLeader`` (SQLite): an exclusive ``flock`` on ``<db>.scheduler.lock``. SQLite runs one
   scheduler per file, so a second one is refused (``SchedulerLocked``) instead of waiting.
 
-Leadership is a liveness optimisation only: the delivery log's unique keys keep sends
-exactly-once even while two processes briefly believe they lead.
+Leadership is a liveness optimisation only: the delivery log's unique keys let only one process
+claim each send, even while two briefly believe they lead; delivery stays at least once (a crash
+between a send and its record re-sends it after the lease).
 """
 
 from __future__ import annotations

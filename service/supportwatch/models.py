@@ -1,12 +1,15 @@
 """Values passed between layers (frozen dataclasses) and the persisted tables (SQLModel).
 
 Values carry no behaviour beyond small derived properties; tables are touched only by
-``store.py``.
+``store.py``. The bounds of what a source may store (the column lengths) live here too, with
+``clean_text`` and ``storable``: the one check the sources and the store both apply, so a
+value from a source never reaches the database too long or carrying terminal controls.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -19,6 +22,42 @@ from supportwatch.versions import AgentVersion, ImageRef, RuntimeVersion
 
 Component = Literal["agent", "chart", "runtime"]
 COMPONENTS: tuple[Component, ...] = ("agent", "chart", "runtime")
+
+# Column lengths: the tables below use them, and so do ``storable`` and the sources' checks.
+COMPONENT_MAX = 16
+VERSION_MAX = 64
+APP_VERSION_MAX = 64
+CHANNEL_MAX = 32
+IMAGE_TAG_MAX = 128  # the OCI limit on a tag; stored in a JSON list, bounded all the same
+SOURCE_NAME_MAX = 128
+URL_MAX = 2048
+ETAG_MAX = 512
+LAST_MODIFIED_MAX = 128
+ERROR_MAX = 2000
+
+# Terminal escape sequences (ECMA-48): CSI, the string controls (OSC, DCS, SOS, PM, APC) up to
+# their terminator, and the other two-character ESC sequences; in 7-bit and 8-bit forms.
+_ESCAPES = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f]).*?(?:\x07|\x1b\\|\x9c|$)"
+    r"|\x1b[ -/]*[0-~]",
+    re.DOTALL,
+)
+_SPACING = re.compile(r"[\t\n\v\f\r]")
+# C0, DEL, C1, and the bidirectional overrides that make text read otherwise than it is
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` without terminal escape sequences and control characters.
+
+    Tabs and line breaks become ordinary spaces; every other C0/C1 control character (and the
+    Unicode bidirectional overrides) is removed, so nothing a source sends can move a cursor,
+    retitle a window or recolour a terminal when it is printed.
+    """
+    if text.isascii() and text.isprintable():
+        return text
+    return _CONTROLS.sub("", _SPACING.sub(" ", _ESCAPES.sub("", text)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +75,42 @@ class Release:
     channel: str = "stable"
     yanked: bool = False
     sources: tuple[str, ...] = ()
+
+
+def storable(release: Release) -> Release | str:
+    """``release`` as it may be stored (text cleaned, over-long image tags dropped), or why not.
+
+    A version, app version or channel longer than its column refuses the release: cutting one
+    would record a version nobody released. The reason names the field and its length.
+    """
+    version = clean_text(release.version).strip()
+    app = None if release.app_version is None else clean_text(release.app_version).strip() or None
+    channel = clean_text(release.channel).strip() or "stable"
+    if release.component not in COMPONENTS:
+        return f"unknown component {clean_text(release.component)[:COMPONENT_MAX]!r}"
+    if not version:
+        return "an empty version"
+    for what, value, limit in (
+        ("version", version, VERSION_MAX),
+        ("app version", app, APP_VERSION_MAX),
+        ("channel", channel, CHANNEL_MAX),
+    ):
+        if value is not None and len(value) > limit:
+            name = f"{release.component} {version[:VERSION_MAX]!r}"
+            return f"{name}: its {what} is {len(value)} characters (max {limit})"
+    tags = tuple(
+        tag
+        for tag in (clean_text(item).strip() for item in release.image_tags)
+        if 0 < len(tag) <= IMAGE_TAG_MAX
+    )
+    if (version, app, channel, tags) == (
+        release.version,
+        release.app_version,
+        release.channel,
+        release.image_tags,
+    ):
+        return release
+    return replace(release, version=version, app_version=app, channel=channel, image_tags=tags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,11 +227,11 @@ class ReleaseRow(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("component", "version", name="uq_release_component_version"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    component: str = Field(max_length=16, index=True)
-    version: str = Field(max_length=64)
+    component: str = Field(max_length=COMPONENT_MAX, index=True)
+    version: str = Field(max_length=VERSION_MAX)
     released_on: date | None = None
-    app_version: str | None = Field(default=None, max_length=64)
-    channel: str = Field(default="stable", max_length=32)
+    app_version: str | None = Field(default=None, max_length=APP_VERSION_MAX)
+    channel: str = Field(default="stable", max_length=CHANNEL_MAX)
     yanked: bool = False
     image_tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     first_seen_at: datetime = Field(sa_column=utc_column())
@@ -172,13 +247,13 @@ class ObservationRow(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    component: str = Field(max_length=16)
-    version: str = Field(max_length=64)
-    source: str = Field(max_length=128, index=True)
-    url: str | None = Field(default=None, max_length=2048)
+    component: str = Field(max_length=COMPONENT_MAX)
+    version: str = Field(max_length=VERSION_MAX)
+    source: str = Field(max_length=SOURCE_NAME_MAX, index=True)
+    url: str | None = Field(default=None, max_length=URL_MAX)
     released_on: date | None = None
-    app_version: str | None = Field(default=None, max_length=64)
-    channel: str = Field(default="stable", max_length=32)
+    app_version: str | None = Field(default=None, max_length=APP_VERSION_MAX)
+    channel: str = Field(default="stable", max_length=CHANNEL_MAX)
     yanked: bool = False
     image_tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     first_seen_at: datetime = Field(sa_column=utc_column())
@@ -215,15 +290,15 @@ class SourceStateRow(SQLModel, table=True):
 
     __tablename__ = "source_state"
 
-    name: str = Field(primary_key=True, max_length=128)
-    configured_url: str | None = Field(default=None, max_length=2048)
-    url: str | None = Field(default=None, max_length=2048)
-    etag: str | None = Field(default=None, max_length=512)
-    last_modified: str | None = Field(default=None, max_length=128)
+    name: str = Field(primary_key=True, max_length=SOURCE_NAME_MAX)
+    configured_url: str | None = Field(default=None, max_length=URL_MAX)
+    url: str | None = Field(default=None, max_length=URL_MAX)
+    etag: str | None = Field(default=None, max_length=ETAG_MAX)
+    last_modified: str | None = Field(default=None, max_length=LAST_MODIFIED_MAX)
     last_attempt_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     last_success_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     consecutive_failures: int = 0
-    last_error: str | None = Field(default=None, max_length=2000)
+    last_error: str | None = Field(default=None, max_length=ERROR_MAX)
     disabled: bool = False
     release_count: int = 0
 

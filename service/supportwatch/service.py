@@ -6,6 +6,7 @@ share one code path. Methods take ``now`` so that ``--at`` and tests can move ti
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from supportwatch.notify.wiring import NotifyRuntime
     from supportwatch.sources.base import Source
     from supportwatch.sources.http import Fetcher
+
+logger = logging.getLogger("supportwatch.service")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,22 +143,24 @@ class Service:
             return PollOutcome(source.name, "disabled", error=state.last_error)
         attempt = replace(state, last_attempt_at=now)
         try:
-            result = source.poll(state)
+            result = source.poll(state, now=now)
             if result.releases is None:
-                self.store.save_source_state(_succeeded(attempt, now, url=result.url))
+                self.store.save_source_state(
+                    replace(_succeeded(attempt, now, url=result.url), last_error=result.note)
+                )
                 return PollOutcome(
                     source.name, "unchanged", seen=state.release_count, requests=result.requests
                 )
             check_plausible(source.name, result.url, result, 0 if accept_shrink else state.release_count)
             recorded = self.store.record(source.name, result.url, result.releases, seen_at=now)
         except SourceError as exc:
-            message = str(exc)[:2000]
-            failures = state.consecutive_failures + 1
-            gone = isinstance(exc, SourceGone)
-            self.store.save_source_state(
-                replace(attempt, consecutive_failures=failures, last_error=message, disabled=gone)
+            return self._poll_failed(source, attempt, str(exc), gone=isinstance(exc, SourceGone))
+        except Exception as exc:
+            # one source never stops the others, even on an error nothing classified
+            logger.error("poll %s failed: %s", source.name, type(exc).__name__)
+            return self._poll_failed(
+                source, attempt, f"unexpected {type(exc).__name__}; see the logs", gone=False
             )
-            return PollOutcome(source.name, "failed", error=message)
         valid = result.validators
         self.store.save_source_state(
             replace(
@@ -163,6 +168,7 @@ class Service:
                 etag=valid.etag,
                 last_modified=valid.last_modified,
                 release_count=len(result.releases),
+                last_error=result.note,
             )
         )
         return PollOutcome(
@@ -174,6 +180,14 @@ class Service:
             skipped=result.skipped,
             requests=result.requests,
         )
+
+    def _poll_failed(self, source: Source, attempt: SourceState, message: str, *, gone: bool) -> PollOutcome:
+        failures = attempt.consecutive_failures + 1
+        message = message[:2000]
+        self.store.save_source_state(
+            replace(attempt, consecutive_failures=failures, last_error=message, disabled=gone)
+        )
+        return PollOutcome(source.name, "failed", error=message)
 
     def health_findings(self, now: datetime) -> list[Finding]:
         """Data health as of ``now``: stale sources, then release dates the sources disagree on."""

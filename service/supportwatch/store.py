@@ -3,6 +3,13 @@
 Releases are recorded as observations per source (provenance) and reconciled into one
 catalog row per (component, version). Nothing here ever deletes a release: a source that
 stops listing a version leaves its rows in place.
+
+Rows are created insert-or-nothing (``ON CONFLICT DO NOTHING``, then read back) and source
+states upserted, on SQLite and PostgreSQL alike, so two processes recording the same facts at
+the same moment both succeed. Every value is bounded to its column before it is written
+(``models.storable``): a release that does not fit is refused and named in
+``RecordResult.refused``, an over-long validator is dropped; a value the database still
+refuses raises ``RecordRefused``, a ``SourceError``, so it fails that source, not the poll.
 """
 
 from __future__ import annotations
@@ -13,13 +20,19 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Engine, Table, and_, create_engine, event, false, or_, true, tuple_, update
+from sqlalchemy import Engine, Table, and_, create_engine, delete, event, false, or_, true, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DataError
 from sqlmodel import Session, col, select
 
+from supportwatch.errors import SourceError
 from supportwatch.models import (
+    ERROR_MAX,
+    ETAG_MAX,
+    LAST_MODIFIED_MAX,
+    URL_MAX,
     Ack,
     AckRow,
     Claim,
@@ -34,7 +47,13 @@ from supportwatch.models import (
     ReleaseRow,
     SourceState,
     SourceStateRow,
+    clean_text,
+    storable,
 )
+
+
+class RecordRefused(SourceError):
+    """The database refused what a source reported; nothing of that answer was stored."""
 
 
 def create_engine_for(url: str) -> Engine:
@@ -64,6 +83,7 @@ class RecordResult:
     new: tuple[tuple[Component, str], ...] = ()
     changed: tuple[tuple[Component, str], ...] = ()
     unchanged: int = 0
+    refused: tuple[str, ...] = ()  # why each release that cannot be stored was left out
 
 
 @dataclass(slots=True)
@@ -102,37 +122,84 @@ class Store:
         source: the config is the truth) withdraws the claims the source no longer makes and
         takes a missing date as meant; the releases themselves stay in the catalog.
         """
-        incoming = {(item.component, item.version): item for item in releases}
+        incoming: dict[tuple[Component, str], Release] = {}
+        refused: list[str] = []
+        for item in releases:
+            checked = storable(item)
+            if isinstance(checked, str):
+                refused.append(checked)
+            else:
+                incoming[(checked.component, checked.version)] = checked
         if not incoming and not exhaustive:
-            return RecordResult()
-        with Session(self.engine) as session:
-            existing = self._observations_of(session, source)
-            touched: list[tuple[Component, str]] = []
-            for key, claim in incoming.items():
-                row = existing.get(key)
-                if row is None:
-                    session.add(_new_observation(source, url, claim, seen_at))
-                    touched.append(key)
-                    continue
-                keep_date = not claim.released_on and not exhaustive
-                release = replace(claim, released_on=row.released_on) if keep_date else claim
-                if not _observation_matches(row, url, release):
-                    touched.append(key)
-                _update_observation(row, url, release, seen_at)
-            if exhaustive:
-                for stored, row in existing.items():
-                    if stored not in incoming:
-                        session.delete(row)
-                        touched.append(cast("tuple[Component, str]", stored))
-            session.flush()
-            # only a changed claim can change the catalog: unchanged ones just refresh seen_at
-            new, changed = self._reconcile(session, touched, seen_at)
-            session.commit()
+            return RecordResult(refused=tuple(refused))
+        try:
+            new, changed = self._record(source, _cut(url, URL_MAX), incoming, seen_at, exhaustive)
+        except DataError as exc:
+            reason = clean_text(str(exc.orig).splitlines()[0] if str(exc.orig) else type(exc.orig).__name__)
+            raise RecordRefused(
+                f"the database refused what source {source!r} reported ({reason[:300]}); "
+                "nothing of this answer was stored"
+            ) from None
         return RecordResult(
             new=tuple(new),
             changed=tuple(changed),
             unchanged=len(incoming) - len(new) - len(changed),
+            refused=tuple(refused),
         )
+
+    def _record(
+        self,
+        source: str,
+        url: str | None,
+        incoming: dict[tuple[Component, str], Release],
+        seen_at: datetime,
+        exhaustive: bool,
+    ) -> tuple[list[tuple[Component, str]], list[tuple[Component, str]]]:
+        with Session(self.engine) as session:
+            existing = self._observations_of(session, source)
+            missing = sorted(key for key in incoming if key not in existing)
+            absent = missing
+            for _try in range(3):
+                if not absent:
+                    break
+                # insert-or-nothing, then read back: a concurrent run may have created some
+                # (or, withdrawing them from an older config, deleted them again: then retry)
+                rows = [_observation_values(source, url, incoming[key], seen_at) for key in absent]
+                for chunk in _slices_of(rows, 200):
+                    session.exec(
+                        _insert_for(self.engine, _table(ObservationRow))
+                        .values(chunk)
+                        .on_conflict_do_nothing(index_elements=["component", "version", "source"])
+                    )
+                existing = self._observations_of(session, source)
+                absent = [key for key in incoming if key not in existing]
+            if absent:
+                raise RecordRefused(
+                    f"source {source!r}: a concurrent run kept withdrawing its claims; try again"
+                )
+            touched: list[tuple[Component, str]] = list(missing)
+            created = set(missing)
+            for key, claim in incoming.items():
+                row = existing[key]
+                keep_date = not claim.released_on and not exhaustive
+                release = replace(claim, released_on=row.released_on) if keep_date else claim
+                if key not in created and not _observation_matches(row, url, release):
+                    touched.append(key)
+                _update_observation(row, url, release, seen_at)
+            if exhaustive:
+                withdrawn = [(stored, row) for stored, row in existing.items() if stored not in incoming]
+                if withdrawn:
+                    # a plain DELETE: a concurrent run withdrawing the same claim is no error
+                    ids = [row.id for _, row in withdrawn]
+                    for stored, row in withdrawn:
+                        session.expunge(row)
+                        touched.append(cast("tuple[Component, str]", stored))
+                    session.exec(delete(ObservationRow).where(col(ObservationRow.id).in_(ids)))
+            session.flush()
+            # only a changed claim can change the catalog: unchanged ones just refresh seen_at
+            new, changed = self._reconcile(session, touched, seen_at)
+            session.commit()
+        return new, changed
 
     def _observations_of(self, session: Session, source: str) -> dict[tuple[str, str], ObservationRow]:
         rows = session.exec(select(ObservationRow).where(col(ObservationRow.source) == source))
@@ -152,22 +219,45 @@ class Store:
                 catalog[(rel.component, rel.version)] = rel
         new: list[tuple[Component, str]] = []
         changed: list[tuple[Component, str]] = []
+        absent: dict[tuple[Component, str], _Effective] = {}
         for key in keys:
             effective = self._effective(observations.get(key, []))
             row = catalog.get(key)
             if row is None:
-                session.add(
-                    ReleaseRow(
-                        component=key[0],
-                        version=key[1],
-                        first_seen_at=now,
-                        updated_at=now,
-                        **vars_of(effective),
-                    )
-                )
-                new.append(key)
+                absent[key] = effective
             elif _apply(row, effective, now):
                 changed.append(key)
+        if absent:
+            # insert-or-nothing: the run whose row went in reports the release as new; a row a
+            # concurrent run created is read back and brought up to date like any other
+            table = _table(ReleaseRow)
+            values = [
+                {
+                    "component": key[0],
+                    "version": key[1],
+                    "first_seen_at": now,
+                    "updated_at": now,
+                    **vars_of(eff),
+                }
+                for key, eff in sorted(absent.items())
+            ]
+            created: set[tuple[str, str]] = set()
+            for rows in _slices_of(values, 200):
+                statement = (
+                    _insert_for(self.engine, table)
+                    .values(rows)
+                    .on_conflict_do_nothing(index_elements=["component", "version"])
+                    .returning(table.c.component, table.c.version)
+                )
+                created.update((comp, version) for comp, version in session.exec(statement))
+            new.extend(key for key in absent if key in created)
+            others = [key for key in absent if key not in created]
+            for chunk in _chunks(others, 400):
+                rel_pairs = tuple_(col(ReleaseRow.component), col(ReleaseRow.version)).in_(chunk)
+                for rel in session.exec(select(ReleaseRow).where(rel_pairs)):
+                    key = cast("tuple[Component, str]", (rel.component, rel.version))
+                    if _apply(rel, absent[key], now):
+                        changed.append(key)
         return new, changed
 
     def reconcile_all(self, now: datetime) -> int:
@@ -249,12 +339,24 @@ class Store:
             return [_state_value(row) for row in rows]
 
     def save_source_state(self, state: SourceState) -> None:
-        """Insert or replace one source's state."""
+        """Insert or replace one source's state (an upsert: two first saves at once both succeed).
+
+        Every field is bounded to its column: an over-long validator is dropped (a cut one would
+        never match), an over-long URL or error is cut, an error is cleaned of terminal controls.
+        """
+        values = {name: getattr(state, name) for name in _STATE_FIELDS}
+        values["configured_url"] = _cut(state.configured_url, URL_MAX)
+        values["url"] = _cut(state.url, URL_MAX)
+        values["etag"] = _fitting(state.etag, ETAG_MAX)
+        values["last_modified"] = _fitting(state.last_modified, LAST_MODIFIED_MAX)
+        values["last_error"] = _cut(clean_text(state.last_error), ERROR_MAX) if state.last_error else None
+        table = _table(SourceStateRow)
+        statement = _insert_for(self.engine, table).values(name=state.name, **values)
+        statement = statement.on_conflict_do_update(
+            index_elements=["name"], set_={name: statement.excluded[name] for name in _STATE_FIELDS}
+        )
         with Session(self.engine) as session:
-            row = session.get(SourceStateRow, state.name) or SourceStateRow(name=state.name)
-            for name in _STATE_FIELDS:
-                setattr(row, name, getattr(state, name))
-            session.add(row)
+            session.exec(statement)
             session.commit()
 
 
@@ -297,20 +399,43 @@ def _apply(row: ReleaseRow, effective: _Effective, now: datetime) -> bool:
     return True
 
 
-def _new_observation(source: str, url: str | None, release: Release, seen_at: datetime) -> ObservationRow:
-    return ObservationRow(
-        component=release.component,
-        version=release.version,
-        source=source,
-        url=url,
-        released_on=release.released_on,
-        app_version=release.app_version,
-        channel=release.channel,
-        yanked=release.yanked,
-        image_tags=sorted(release.image_tags),
-        first_seen_at=seen_at,
-        seen_at=seen_at,
-    )
+def _observation_values(source: str, url: str | None, release: Release, seen_at: datetime) -> dict[str, Any]:
+    return {
+        "component": release.component,
+        "version": release.version,
+        "source": source,
+        "url": url,
+        "released_on": release.released_on,
+        "app_version": release.app_version,
+        "channel": release.channel,
+        "yanked": release.yanked,
+        "image_tags": sorted(release.image_tags),
+        "first_seen_at": seen_at,
+        "seen_at": seen_at,
+    }
+
+
+def _insert_for(engine: Engine, table: Table) -> Any:
+    """The dialect's INSERT, which knows ``ON CONFLICT`` (SQLite and PostgreSQL spell it alike)."""
+    return pg_insert(table) if engine.dialect.name == "postgresql" else sqlite_insert(table)
+
+
+def _table(model: Any) -> Table:
+    # the Core table: an ORM-entity INSERT reports no reliable rowcount or RETURNING row
+    return cast("Table", model.__table__)
+
+
+def _cut(text: str | None, limit: int) -> str | None:
+    return text if text is None or len(text) <= limit else text[:limit]
+
+
+def _fitting(text: str | None, limit: int) -> str | None:
+    return text if text is not None and len(text) <= limit and text.isprintable() else None
+
+
+def _slices_of(items: list[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _observation_matches(row: ObservationRow, url: str | None, release: Release) -> bool:
@@ -556,15 +681,18 @@ class NotifyStore:
 
     def ack(self, dedup_key: str, *, until: datetime | None, now: datetime, note: str = "") -> Ack:
         """Silence ``dedup_key`` until ``until`` (None: until its facts change); replaces an older ack."""
-        with Session(self.engine) as session:
-            row = session.exec(select(AckRow).where(col(AckRow.dedup_key) == dedup_key)).first()
-            if row is None:
-                row = AckRow(dedup_key=dedup_key, until=until, created_at=now, note=note)
-            else:
-                row.until, row.created_at, row.note = until, now, note
-            session.add(row)
+        table = _table(AckRow)
+        statement = _insert_for(self.engine, table).values(
+            dedup_key=dedup_key, until=until, created_at=now, note=note
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["dedup_key"],
+            set_={name: statement.excluded[name] for name in ("until", "created_at", "note")},
+        )
+        with Session(self.engine) as session:  # an upsert: two acks of one key at once both succeed
+            session.exec(statement)
             session.commit()
-            return Ack(row.dedup_key, row.until, row.created_at, row.note)
+        return Ack(dedup_key, until, now, note)
 
     def acks(self) -> list[Ack]:
         with Session(self.engine) as session:
@@ -601,15 +729,33 @@ class NotifyStore:
                     )
                 )
             }
-            for key, kind, severity, deployment, team, payload in current:
-                row = rows.get(key)
-                if row is None:
-                    row = FindingStateRow(
-                        dedup_key=key, kind=kind, severity=severity, deployment=deployment, team=team,
-                        payload=payload, first_seen_at=now, last_seen_at=now,
-                    )  # fmt: skip
-                    rows[key] = row
-                elif row.resolved_at is not None:
+            fresh = list({item[0]: item for item in current if item[0] not in rows}.values())
+            if fresh:
+                # insert-or-nothing, then read back: a concurrent run may have created some
+                table = _table(FindingStateRow)
+                values = [
+                    {
+                        "dedup_key": key, "kind": kind, "severity": severity, "deployment": deployment,
+                        "team": team, "payload": payload, "first_seen_at": now, "last_seen_at": now,
+                        "resolved_at": None, "superseded": False, "episode": 0,
+                    }
+                    for key, kind, severity, deployment, team, payload in sorted(fresh, key=lambda i: i[0])
+                ]  # fmt: skip
+                for chunk in _slices_of(values, 200):
+                    session.exec(
+                        _insert_for(self.engine, table)
+                        .values(chunk)
+                        .on_conflict_do_nothing(index_elements=["dedup_key"])
+                    )
+                for names in _slices([item[0] for item in fresh], 400):
+                    for row in session.exec(
+                        select(FindingStateRow).where(col(FindingStateRow.dedup_key).in_(names))
+                    ):
+                        rows[row.dedup_key] = row
+            created = {item[0] for item in fresh}
+            for key, _kind, severity, _deployment, _team, payload in current:
+                row = rows[key]
+                if key not in created and row.resolved_at is not None:
                     row.first_seen_at, row.resolved_at, row.superseded = now, None, False
                     row.episode += 1
                 row.last_seen_at, row.payload, row.severity = now, payload, severity

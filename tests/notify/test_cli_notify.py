@@ -20,6 +20,7 @@ def write_config(tmp_path: Path, server: SlackServer) -> str:
     (tmp_path / "webhook").write_text(server.webhook_url)
     config = {
         "database_url": f"sqlite:///{tmp_path / 'sw.db'}",
+        "http": {"allow_private_networks": True},  # the loopback Slack server is plain http
         "sources": [{"name": "pinned", "kind": "static", "releases": RELEASES}],
         "deployments": [{"name": "prod-east", "team": "data-platform", "image": IMAGE.format("1.3.0")}],
         "receivers": [{"name": "data-platform", "slack": {"webhook_url_file": "webhook"}}],

@@ -2,14 +2,20 @@
 
 Retry policy lives outside the integrations (``delivery.py``); which failures retry is decided
 by ``classify.py`` alone. An integration never raises for a delivery failure and never lets a
-secret into ``Outcome.error``.
+secret into ``Outcome.error``; should one raise anyway, ``delivery.py`` records the exception
+as a failed attempt of that one delivery and goes on with the others.
+
+Delivery is at least once: a process that dies after a server accepted a message and before
+its outcome was recorded sends it again once its lease expires. A ``KeyedNotifier`` receives
+the delivery key with each message, so it can make such a re-send recognisable (email: a
+Message-ID derived from the key, which mail clients fold).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from supportwatch.notify.message import Message
@@ -46,6 +52,29 @@ class Notifier(Protocol):
     def send(self, message: Message) -> Outcome:
         """Deliver ``message`` once, without retrying; failures come back as an ``Outcome``."""
         ...
+
+
+@runtime_checkable
+class KeyedNotifier(Protocol):
+    """A notifier that also takes the delivery key: ``target`` and the keys the message settles."""
+
+    def send_keyed(self, message: Message, delivery_key: str) -> Outcome:
+        """Like ``Notifier.send``; the same ``delivery_key`` comes with every re-send of the message."""
+        ...
+
+
+class Unusable:
+    """A target that cannot send as configured (e.g. a webhook URL without a scheme).
+
+    Every message to it is dead-lettered with ``reason`` (which names the config key, never a
+    secret), so the run goes on with the other targets.
+    """
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def send(self, message: Message) -> Outcome:
+        return Outcome.permanent(self.reason)
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -1,11 +1,15 @@
 """The one place that decides which failures are retried, and how long to wait between tries.
 
-Transient: HTTP 408, 429 and 5xx, Slack's rate-limit and internal errors, SMTP 4xx replies and
-network errors. Everything else (invalid_auth, channel_not_found, is_archived, SMTP 5xx, a
-certificate that fails verification) is permanent: retrying cannot help.
+Transient: HTTP 408, 425, 429 and 5xx (except 501, 505 and the other 5xx that describe the
+request: ``supportwatch.retry``, shared with the release sources), Slack's rate-limit and
+internal errors, SMTP 4xx replies and network errors. Everything else (invalid_auth,
+channel_not_found, is_archived, SMTP 5xx, a certificate that fails verification) is
+permanent: retrying cannot help. ``Retry-After`` is read by ``supportwatch.retry`` too.
 """
 
 from __future__ import annotations
+
+from supportwatch.retry import retryable_status
 
 RETRYABLE_SLACK_ERRORS = frozenset(
     {
@@ -21,8 +25,8 @@ RETRYABLE_SLACK_ERRORS = frozenset(
 
 
 def http_status_retryable(status: int) -> bool:
-    """Whether an HTTP error status may succeed later."""
-    return status in (408, 425, 429) or 500 <= status <= 599
+    """Whether an HTTP error status may succeed later (``supportwatch.retry.retryable_status``)."""
+    return retryable_status(status)
 
 
 def slack_error_retryable(error: str, status: int = 200) -> bool:

@@ -4,7 +4,16 @@ Routing and muting happen before (``plan.py``); this module only sees (target, k
 A claimed row is sent, then marked ``sent``, ``retry`` (with its next attempt time) or
 ``dead`` (a permanent failure, or still failing after ``give_up_hours``). Rows due for a retry
 and rows whose claimer died (lease expired) are taken over and sent from their stored payload,
-so a message is never lost and never sent twice for one (target, key).
+so a message is never lost. Delivery is **at least once**: the unique (target, key) lets one
+process claim a row at a time, but a process that dies after the server accepted a message and
+before the outcome was recorded leaves the row claimed, and it is sent again after the lease.
+A re-send carries the same keys as the first send (claims are grouped per target and per the
+run that first claimed them), so an email re-send has the same Message-ID (``email.py``).
+
+A failure on one target never stops the others: whatever a notifier raises is recorded as a
+failed attempt of that delivery (retried; dead-lettered when permanent or too old) and logged
+in one redacted line. Should the run itself stop (a database error, an interrupt), its claims
+not yet settled are released for the next run instead of waiting out the lease.
 """
 
 from __future__ import annotations
@@ -15,9 +24,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import zip_longest
 
-from supportwatch.config import NotifySettings
+from supportwatch.config import NotifySettings, redact_url
+from supportwatch.errors import PermanentDeliveryError
 from supportwatch.models import Claim
-from supportwatch.notify.base import Outcome, redact
+from supportwatch.notify.base import KeyedNotifier, Outcome, redact
 from supportwatch.notify.classify import backoff
 from supportwatch.notify.digest import Digest
 from supportwatch.notify.message import Message, Notice, plain_text
@@ -49,12 +59,22 @@ class DeliveryReport:
 
 @dataclass(frozen=True, slots=True)
 class Batch:
-    """One message for one integration, and the claims it settles."""
+    """One message for one integration, and the claims it settles.
+
+    ``error`` is set when the claims' stored payloads could not be turned into a message: the
+    batch is then dead-lettered with it instead of sent.
+    """
 
     integration: Integration | None
     target: str
     message: Message
     claims: tuple[Claim, ...]
+    error: str = ""
+
+    @property
+    def delivery_key(self) -> str:
+        """The target and the keys this message settles: the same for every re-send of it."""
+        return "\n".join([self.target, *sorted(claim.key for claim in self.claims)])
 
 
 class Delivery:
@@ -80,23 +100,65 @@ class Delivery:
         if dry_run:
             return self.preview(outgoing, now=now)
         lease = self.policy.lease_seconds
-        claims = [
-            Claim(item.target, item.key, item.payload, 0, now)
-            for item in outgoing
-            if self.store.claim(
-                item.target,
-                item.key,
-                now=now,
-                lease_seconds=lease,
-                summary=item.summary,
-                payload=item.payload,
-            )
-        ]
-        claims += self.store.take_due(now=now, lease_seconds=lease)
         report = DeliveryReport()
-        for batch in _interleaved(self.batches(claims)):
-            self._deliver(batch, now, report)
+        claims: list[Claim] = []
+        settled: set[tuple[str, str]] = set()
+        try:
+            for item in outgoing:
+                if self.store.claim(
+                    item.target,
+                    item.key,
+                    now=now,
+                    lease_seconds=lease,
+                    summary=item.summary,
+                    payload=item.payload,
+                ):
+                    claims.append(Claim(item.target, item.key, item.payload, 0, now))
+            claims += self.store.take_due(now=now, lease_seconds=lease)
+            for batch in _interleaved(self.batches(claims)):
+                try:
+                    self._deliver(batch, now, report)
+                except Exception as exc:
+                    # e.g. the database failed recording it: the next run resends (at least once)
+                    line = f"{batch.target} {', '.join(c.key for c in batch.claims)}: {self._describe(exc)}"
+                    report.failures.append(line)
+                    logger.error("delivery not recorded, released for the next run: %s", line)
+                    self._release(batch.claims, now)
+                settled.update((claim.target, claim.key) for claim in batch.claims)
+        finally:
+            # the run stopped early (an interrupt, the database): nothing it claimed waits for the lease
+            left = [claim for claim in claims if (claim.target, claim.key) not in settled]
+            if left:
+                self._release(left, now)
         return report
+
+    def _release(self, claims: Sequence[Claim], now: datetime) -> None:
+        """Best effort: make ``claims`` due again now (the database may be what failed)."""
+        by_target: dict[str, list[str]] = {}
+        for claim in claims:
+            by_target.setdefault(claim.target, []).append(claim.key)
+        for target, keys in by_target.items():
+            try:
+                self.store.mark_failed(
+                    target,
+                    keys,
+                    error="the run stopped before this was recorded",
+                    next_attempt_at=now,
+                    attempts=0,
+                )
+            except Exception as exc:
+                logger.error(
+                    "could not release %s claim(s) of %s; they are retried after the lease: %s",
+                    len(keys),
+                    target,
+                    self._describe(exc),
+                )
+
+    def _describe(self, exc: BaseException) -> str:
+        """One log-safe line: the exception's type and first line, secrets and URL passwords masked."""
+        lines = str(exc).splitlines()
+        text = redact_url(redact(lines[0] if lines else "", self.secrets))[:300]
+        return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
     def preview(self, outgoing: Sequence[Outgoing], *, now: datetime) -> DeliveryReport:
         """What ``run`` would send now, without claiming or sending anything."""
@@ -112,39 +174,57 @@ class Delivery:
         ]
         report = DeliveryReport()
         for batch in self.batches(claims):
-            text = redact(f"{batch.message.subject}\n{plain_text(batch.message)}", self.secrets)
+            if batch.error:
+                text = f"(would be dead-lettered: {batch.error})"
+            else:
+                text = redact(f"{batch.message.subject}\n{plain_text(batch.message)}", self.secrets)
             report.preview.append((batch.target, text))
         return report
 
     def batches(self, claims: Iterable[Claim]) -> list[Batch]:
-        """Group claims into messages: a target's notices split as its integration needs; digests alone."""
-        by_target: dict[str, list[Claim]] = {}
+        """Group claims into messages: a target's notices split as its integration needs; digests alone.
+
+        Claims are grouped per target and per the run that first claimed them (``created_at``),
+        so a message re-sent after a crash or a failure settles the same keys as the first try.
+        A payload that cannot be read becomes a batch of its own carrying the error.
+        """
+        groups: dict[tuple[str, datetime], list[Claim]] = {}
         for claim in claims:
-            by_target.setdefault(claim.target, []).append(claim)
+            groups.setdefault((claim.target, claim.created_at), []).append(claim)
         batches: list[Batch] = []
-        for target, items in by_target.items():
+        for (target, _), items in groups.items():
             integration = self.integrations.get(target)
             receiver = target.partition("/")[0]
-            notices = [c for c in items if "notice" in c.payload]
+            notices: list[tuple[Claim, Notice]] = []
             for claim in items:
-                if "digest" in claim.payload:
-                    message = Message(receiver, digest=Digest.from_payload(claim.payload["digest"]))
-                    batches.append(Batch(integration, target, message, (claim,)))
-            values = [Notice.from_payload(c.payload["notice"]) for c in notices]
+                try:
+                    if "digest" in claim.payload:
+                        message = Message(receiver, digest=Digest.from_payload(claim.payload["digest"]))
+                        batches.append(Batch(integration, target, message, (claim,)))
+                    elif "notice" in claim.payload:
+                        notices.append((claim, Notice.from_payload(claim.payload["notice"])))
+                    else:
+                        raise ValueError("neither a notice nor a digest")
+                except Exception as exc:
+                    error = f"its stored payload cannot be read ({type(exc).__name__})"
+                    batches.append(Batch(integration, target, Message(receiver), (claim,), error))
+            values = [notice for _, notice in notices]
             chunks = integration.split(values) if integration is not None else [tuple(values)]
             start = 0
             for chunk in chunks:
-                group = tuple(notices[start : start + len(chunk)])
+                group = tuple(claim for claim, _ in notices[start : start + len(chunk)])
                 start += len(chunk)
                 batches.append(Batch(integration, target, Message(receiver, notices=chunk), group))
         return batches
 
     def _deliver(self, batch: Batch, now: datetime, report: DeliveryReport) -> None:
         keys = [claim.key for claim in batch.claims]
-        if batch.integration is None:
+        if batch.error:
+            outcome, attempts = Outcome.permanent(batch.error), 0
+        elif batch.integration is None:
             outcome, attempts = Outcome.permanent(f"target {batch.target!r} is no longer configured"), 0
         else:
-            outcome, attempts = self._attempt(batch.integration, batch.message)
+            outcome, attempts = self._attempt(batch.integration, batch.message, batch.delivery_key)
         if outcome.ok:
             self.store.mark_sent(batch.target, keys, now=now, attempts=attempts)
             report.sent_messages += 1
@@ -154,7 +234,7 @@ class Delivery:
                 report.warnings.append(line)
                 logger.warning("delivered incompletely: %s", line)
             return
-        error = redact(outcome.error, self.secrets)
+        error = " ".join(redact(outcome.error, self.secrets).split())  # one line in the log and the row
         give_up = timedelta(hours=self.policy.give_up_hours)
         for claim in batch.claims:
             next_at = None
@@ -172,11 +252,11 @@ class Delivery:
                 report.failures.append(f"{line} (retry at {next_at.isoformat()})")
                 logger.warning("delivery failed, will retry at %s: %s", next_at.isoformat(), line)
 
-    def _attempt(self, integration: Integration, message: Message) -> tuple[Outcome, int]:
+    def _attempt(self, integration: Integration, message: Message, delivery_key: str) -> tuple[Outcome, int]:
         """Send with in-run retries for retryable failures; waits longer than the cap defer to a later run."""
         attempts = 0
         while True:
-            outcome = integration.notifier.send(message)
+            outcome = self._send_once(integration, message, delivery_key)
             attempts += 1
             if outcome.ok or not outcome.retryable or attempts >= self.policy.attempts_per_run:
                 return outcome, attempts
@@ -187,6 +267,23 @@ class Delivery:
             if wait > self.policy.retry_backoff_max_seconds:
                 return outcome, attempts
             self.sleep(wait)
+
+    def _send_once(self, integration: Integration, message: Message, delivery_key: str) -> Outcome:
+        """One send; an exception (a notifier breaking its contract) becomes a failed ``Outcome``.
+
+        ``PermanentDeliveryError`` is permanent; anything else is retried (and dead-lettered
+        once ``give_up_hours`` have passed). The text is one line, redacted by the caller.
+        """
+        notifier = integration.notifier
+        try:
+            if isinstance(notifier, KeyedNotifier):
+                return notifier.send_keyed(message, delivery_key)
+            return notifier.send(message)
+        except PermanentDeliveryError as exc:
+            return Outcome.permanent(f"{integration.target}: {self._describe(exc)}")
+        except Exception as exc:
+            # no traceback, even at DEBUG: it would quote what the notifier held (a webhook URL)
+            return Outcome.retry(f"{integration.target} notifier raised {self._describe(exc)}")
 
 
 def _interleaved(batches: Sequence[Batch]) -> Iterator[Batch]:

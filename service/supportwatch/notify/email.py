@@ -4,10 +4,16 @@
 ``email.message.EmailMessage`` (default policy), which refuses CR/LF in a header value; the
 subject is folded to one line first, so untrusted text can never add a header or recipient.
 SMTP 4xx replies and network errors are retryable; 5xx replies and TLS failures are not.
+
+Delivery is at least once, so a crash between the server's "250 accepted" and the record can
+send an email twice. The Message-ID is derived from the delivery key (target and the keys the
+email settles, hashed), so a re-send carries the same Message-ID and mail clients and archives
+fold the two into one.
 """
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 import ssl
 from datetime import UTC, datetime
@@ -35,16 +41,40 @@ _templates = Environment(
 _templates.filters["until"] = until
 
 
+def message_id(delivery_key: str, sender: str) -> str:
+    """A Message-ID that is the same for every send of one delivery: ``<hash.supportwatch@domain>``.
+
+    The sender's domain keeps it globally unique; the hash (no key text: keys hold characters a
+    Message-ID may not) tells deliveries apart.
+    """
+    digest = hashlib.sha256(delivery_key.encode("utf-8")).hexdigest()[:40]
+    domain = sender.rpartition("@")[2] or "supportwatch.invalid"
+    return f"<{digest}.supportwatch@{domain}>"
+
+
 def render_email(
-    message: Message, *, sender: str, to: list[str], now: datetime | None = None
+    message: Message,
+    *,
+    sender: str,
+    to: list[str],
+    now: datetime | None = None,
+    delivery_key: str | None = None,
 ) -> EmailMessage:
-    """The multipart (text + HTML) email for ``message``."""
+    """The multipart (text + HTML) email for ``message``.
+
+    With a ``delivery_key`` the Message-ID is derived from it (stable across re-sends); without
+    one it is random.
+    """
     email = EmailMessage()
     email["Subject"] = one_line(message.subject)[:250]
     email["From"] = sender
     email["To"] = ", ".join(to)
     email["Date"] = format_datetime(now or datetime.now(UTC))
-    email["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    email["Message-ID"] = (
+        message_id(delivery_key, sender)
+        if delivery_key
+        else make_msgid(domain=sender.rpartition("@")[2] or None)
+    )
     context: dict[str, Any] = {"message": message, "text": plain_text(message)}
     name = "digest" if message.digest is not None else "notices"
     if message.digest is not None:
@@ -84,7 +114,12 @@ class EmailNotifier:
         return client
 
     def send(self, message: Message) -> Outcome:
-        email = render_email(message, sender=self.smtp.sender, to=self.to)
+        """One email with a random Message-ID (``send_keyed`` is what deliveries use)."""
+        return self.send_keyed(message, "")
+
+    def send_keyed(self, message: Message, delivery_key: str) -> Outcome:
+        """One email whose Message-ID is derived from ``delivery_key``: re-sends fold in clients."""
+        email = render_email(message, sender=self.smtp.sender, to=self.to, delivery_key=delivery_key)
         try:
             outcome = self._deliver(email)
         except smtplib.SMTPRecipientsRefused as exc:

@@ -1,9 +1,13 @@
 """Slack: incoming webhooks and bot tokens (``chat.postMessage``) through slack-sdk.
 
 The SDK's own retry handlers are switched off (retries are ``delivery.py``'s job) and its
-logger is kept above DEBUG, because at DEBUG it logs the request URL — for a webhook, the
-credential. Each send first waits for the channel's turn: at most ``rate`` messages per second
-per channel, across every receiver that posts to it.
+loggers (``slack_sdk`` and its children, and the one handed to its clients) print nothing: at
+DEBUG they log request URLs and bodies, and at ERROR, on every try, the exception, which quotes
+the URL of a mistyped webhook — for a webhook, the URL is the credential. ``delivery.py`` logs
+each failure itself, in one redacted line. A webhook or API URL that is not http(s) is refused
+when the notifier is built (``PermanentDeliveryError``, naming the key, never the URL): its
+deliveries are dead-lettered with that reason. Each send first waits for the channel's turn: at
+most ``rate`` messages per second per channel, across every receiver that posts to it.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
 from supportwatch.config import SlackSettings
+from supportwatch.errors import PermanentDeliveryError
 from supportwatch.notify.base import Outcome, redact
 from supportwatch.notify.classify import http_status_retryable, slack_error_retryable
 from supportwatch.notify.message import Message, slack_payload
@@ -27,7 +33,53 @@ from supportwatch.notify.message import Message, slack_payload
 DEFAULT_API_URL = "https://slack.com/api/"
 
 _sdk_logger = logging.getLogger("supportwatch.notify.slack_sdk")
-_sdk_logger.setLevel(logging.WARNING)
+SDK_LOGGERS = ("slack_sdk", _sdk_logger.name)
+
+
+class _DropRecords(logging.Filter):
+    """Drops every record: the SDK's log lines may quote a request URL (a webhook's credential)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+_DROP = _DropRecords()
+
+
+def quiet_sdk_loggers() -> None:
+    """Keep the SDK's loggers from printing: level above CRITICAL and a filter dropping records.
+
+    Applied to ``slack_sdk`` (its children inherit the level unless configured otherwise), to
+    each child that exists already (a level set on it by a logging config is overridden), and
+    to the logger the clients are given. Idempotent; run by every ``SlackNotifier``.
+    """
+    manager = logging.Logger.manager
+    names = [*SDK_LOGGERS, *(name for name in list(manager.loggerDict) if name.startswith("slack_sdk."))]
+    for name in names:
+        logger = logging.getLogger(name)
+        logger.setLevel(logging.CRITICAL + 1)
+        if _DROP not in logger.filters:
+            logger.addFilter(_DROP)
+
+
+def _http_url(url: str, key: str) -> str:
+    """``url`` when it is an absolute http(s) URL; else ``PermanentDeliveryError`` naming ``key``."""
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        usable = False
+    if not usable:
+        # the URL itself is never quoted: a webhook URL is the credential
+        raise PermanentDeliveryError(
+            f"slack.{key} is not an http(s) URL with a host (it must look like "
+            "https://hooks.slack.com/services/...); fix it in the config and restart, "
+            "then `supportwatch redrive` the dead letters"
+        )
+    return url
+
+
+quiet_sdk_loggers()
 
 
 class RateLimiter:
@@ -59,13 +111,15 @@ class SlackNotifier:
     """One Slack destination: a webhook, or a bot token with a channel (and optional API URL)."""
 
     def __init__(self, settings: SlackSettings, *, limiter: RateLimiter, timeout: float = 10.0) -> None:
+        """Raises ``PermanentDeliveryError`` when the webhook or API URL is not http(s)."""
+        quiet_sdk_loggers()
         self.limiter = limiter
         self._secrets = [
             s.get_secret_value() for s in (settings.webhook_url, settings.token) if s is not None
         ]
         seconds = max(1, round(timeout))
         if settings.webhook_url is not None:
-            url = settings.webhook_url.get_secret_value()
+            url = _http_url(settings.webhook_url.get_secret_value(), "webhook_url")
             self.channel = "webhook:" + hashlib.sha256(url.encode()).hexdigest()[:16]
             self._webhook: WebhookClient | None = WebhookClient(
                 url, timeout=seconds, logger=_sdk_logger, retry_handlers=[]
@@ -75,7 +129,7 @@ class SlackNotifier:
         else:
             assert settings.token is not None
             assert settings.channel is not None
-            api_url = (settings.api_url or DEFAULT_API_URL).rstrip("/") + "/"
+            api_url = _http_url(settings.api_url or DEFAULT_API_URL, "api_url").rstrip("/") + "/"
             self.channel = f"{api_url}#{settings.channel}"
             self._webhook = None
             self._client = WebClient(
@@ -123,20 +177,27 @@ def _api_error(exc: SlackApiError) -> Outcome:
 
 
 def _classified(status: int, error: str, headers: Any) -> Outcome:
+    """Retry what ``retry.retryable_status`` (via ``classify``) or Slack's error says may pass."""
     text = f"Slack answered HTTP {status}: {error}"
-    if status == 429 or slack_error_retryable(error, status) or http_status_retryable(status):
+    if http_status_retryable(status) or slack_error_retryable(error, status):
         return Outcome.retry(text, retry_after=_retry_after(headers))
     return Outcome.permanent(text)
 
 
 def _retry_after(headers: Any) -> float | None:
+    """``Retry-After`` as ``supportwatch.retry`` reads it: 0..3600 seconds, or None (then: backoff).
+
+    ``inf``, ``1e12``, ``1e400``, ``NaN`` or a negative number is None, never a wait that
+    overflows the next attempt's datetime.
+    """
+    from datetime import UTC, datetime  # noqa: PLC0415 - local: this function's own imports
+
+    from supportwatch.retry import retry_after  # noqa: PLC0415
+
     if not headers:
         return None
     for name, value in dict(headers).items():
         if str(name).lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) else value
-            try:
-                return max(0.0, float(raw))
-            except (TypeError, ValueError):
-                return None
+            raw = value[0] if isinstance(value, list) and value else value
+            return retry_after(raw if isinstance(raw, str) else None, datetime.now(UTC))
     return None

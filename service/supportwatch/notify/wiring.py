@@ -8,7 +8,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from supportwatch.config import ReceiverSettings, Settings
-from supportwatch.notify.base import Notifier
+from supportwatch.errors import PermanentDeliveryError
+from supportwatch.notify.base import Notifier, Unusable
 from supportwatch.notify.console import ConsoleNotifier
 from supportwatch.notify.email import EmailNotifier
 from supportwatch.notify.message import Notice, slack_chunks
@@ -47,8 +48,14 @@ def _slack(
     settings: Settings, receiver: ReceiverSettings, runtime: NotifyRuntime, limiter: RateLimiter
 ) -> Integration:
     assert receiver.slack is not None
-    notifier = SlackNotifier(receiver.slack, limiter=limiter, timeout=settings.notify.timeout_seconds)
-    return Integration(f"{receiver.name}/slack", notifier, slack_chunks, notifier.channel)
+    target = f"{receiver.name}/slack"
+    try:
+        notifier = SlackNotifier(receiver.slack, limiter=limiter, timeout=settings.notify.timeout_seconds)
+    except PermanentDeliveryError as exc:
+        # this target's deliveries are dead-lettered with the reason; the other targets still send
+        unusable = Unusable(f"receiver {receiver.name!r}: {exc}")
+        return Integration(target, unusable, slack_chunks, f"unusable:{target}")
+    return Integration(target, notifier, slack_chunks, notifier.channel)
 
 
 def _email(
@@ -76,7 +83,17 @@ def build_integrations(settings: Settings, runtime: NotifyRuntime) -> dict[str, 
     built = {f"{CONSOLE}/{CONSOLE}": _console(CONSOLE, runtime)}
     for receiver in settings.receivers:
         for kind in integration_kinds(receiver):
-            integration = KINDS[kind](settings, receiver, runtime, limiter)
+            try:
+                integration = KINDS[kind](settings, receiver, runtime, limiter)
+            except Exception as exc:
+                # one target that cannot be built never stops the others; its message could
+                # quote a secret, so only the type is kept
+                target = f"{receiver.name}/{kind}"
+                reason = (
+                    f"receiver {receiver.name!r}: its {kind} integration cannot be set up "
+                    f"({type(exc).__name__})"
+                )
+                integration = Integration(target, Unusable(reason), _whole, f"unusable:{target}")
             built[integration.target] = integration
     return built
 

@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from supportwatch.errors import SourceError, VersionError
-from supportwatch.models import Release
+from supportwatch.models import Release, clean_text
 from supportwatch.sources.base import Parsed, add_earliest
 from supportwatch.versions import AgentVersion, ImageTag, RuntimeVersion
 
@@ -60,8 +60,9 @@ def _release(component: Literal["agent", "runtime"], version: Any, item: Any) ->
     metadata = item.get("metadata")
     if not isinstance(metadata, dict):
         return None
+    text = clean_text(version) if isinstance(version, str) else version
     try:
-        name = str(AgentVersion.parse(version) if component == "agent" else RuntimeVersion.parse(version))
+        name = str(AgentVersion.parse(text) if component == "agent" else RuntimeVersion.parse(text))
     except VersionError:
         return None
     return Release(
@@ -69,7 +70,7 @@ def _release(component: Literal["agent", "runtime"], version: Any, item: Any) ->
         name,
         _day(metadata.get("releaseDate")),
         image_tags=_tags(item.get("imageTags")) if component == "agent" else (),
-        channel=str(metadata.get("channel") or "stable"),
+        channel=clean_text(str(metadata.get("channel") or "stable")).strip() or "stable",
         yanked=_flag(metadata.get("yanked")),
     )
 
@@ -83,12 +84,13 @@ def _tags(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list):
         return ()
     tags = []
-    for tag in value:
+    for item in value:
+        tag = clean_text(str(item)).strip()
         try:
-            ImageTag.parse(str(tag))
+            ImageTag.parse(tag)
         except VersionError:
             continue
-        tags.append(str(tag))
+        tags.append(tag)
     return tuple(sorted(set(tags)))
 
 

@@ -1,20 +1,47 @@
 """The ``Source`` protocol, what a poll returns, and the one HTTP-backed source.
 
-A source is a name and one method, ``poll(state)``. Fetching goes through ``Fetcher``; the
-bytes go to a pure parser (``feed``, ``helm``, ``astro_updates``) that returns ``Parsed``.
+A source is a name and one method, ``poll(state, now)``. Fetching goes through ``Fetcher``;
+the bytes go to a pure parser (``feed``, ``helm``, ``astro_updates``) that returns ``Parsed``.
+
+``accept`` is the one gate between what a source answered and the store: every text is
+cleaned of terminal controls, a release with a value longer than its column or a release day
+outside ``MIN_RELEASE_DAY`` .. ``now`` + ``MAX_DAYS_AHEAD`` is refused (the others are kept),
+an over-long validator or moved URL is dropped, and each of these is said in ``notes``.
+``HttpSource.poll`` also turns every failure of its fetch or parse into a ``SourceError``
+(a parser's bug included), so one source can never stop the poll of the others.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 from pydantic import SecretStr
 
-from supportwatch.errors import SourceRejected
-from supportwatch.models import Release, SourceState
+from supportwatch.errors import SourceError, SourceRejected
+from supportwatch.models import (
+    ERROR_MAX,
+    ETAG_MAX,
+    LAST_MODIFIED_MAX,
+    URL_MAX,
+    Release,
+    SourceState,
+    clean_text,
+    storable,
+)
 from supportwatch.sources.http import Fetcher, NotModified, Validators, display, same_origin
+
+logger = logging.getLogger(__name__)
+
+# The plausible release days: the product line is younger than 2020, and a vendor announces
+# no release more than a year ahead. A day outside them is a source's error (Helm's 0001-01-01,
+# a feed's 9999-12-31), never a reason to move a known release.
+MIN_RELEASE_DAY = date(2020, 1, 1)
+MAX_DAYS_AHEAD = 366
+_NOTES_SHOWN = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,17 +68,31 @@ def add_earliest(found: dict[str, Release], release: Release) -> None:
 
 @dataclass(frozen=True, slots=True)
 class SourceResult:
-    """One poll's result. ``releases`` is None when the server said 304 Not Modified."""
+    """One poll's result. ``releases`` is None when the server said 304 Not Modified.
+
+    ``skipped`` counts the entries not recorded: unreadable ones, and the ``refused`` ones
+    that ``accept`` turned away; ``notes`` says what ``accept`` refused or dropped, and why.
+    """
 
     url: str
     releases: tuple[Release, ...] | None
     skipped: int = 0
     validators: Validators = field(default_factory=Validators)
     requests: int = 1
+    refused: int = 0
+    notes: tuple[str, ...] = ()
 
     @property
     def not_modified(self) -> bool:
         return self.releases is None
+
+    @property
+    def note(self) -> str | None:
+        """``notes`` as one line for the source's health (``last_error``), or None."""
+        if not self.notes:
+            return None
+        count = len(self.notes)
+        return _bounded(f"accepted with {count} problem{'s' if count != 1 else ''}: {_listed(self.notes)}")
 
 
 class Source(Protocol):
@@ -60,17 +101,33 @@ class Source(Protocol):
     name: str
     url: str
 
-    def poll(self, state: SourceState) -> SourceResult:
-        """Fetch (conditionally, using ``state``'s URL and validators) and parse."""
+    def poll(self, state: SourceState, now: datetime | None = None) -> SourceResult:
+        """Fetch (conditionally, using ``state``'s URL and validators) and parse, as of ``now``."""
         ...
 
 
 Parser = Callable[[bytes], Parsed]
 
 
+def _listed(notes: tuple[str, ...]) -> str:
+    more = len(notes) - _NOTES_SHOWN
+    return "; ".join(notes[:_NOTES_SHOWN]) + (f"; and {more} more" if more > 0 else "")
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= ERROR_MAX else text[: ERROR_MAX - 3] + "..."
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 @dataclass
 class HttpSource:
-    """A source fetched over HTTP(S) and read by ``parse`` (a pure ``bytes -> Parsed``)."""
+    """A source fetched over HTTP(S) and read by ``parse`` (a pure ``bytes -> Parsed``).
+
+    ``clock`` gives ``now`` when the caller does not pass the poll's own.
+    """
 
     name: str
     url: str
@@ -78,9 +135,31 @@ class HttpSource:
     parse: Parser
     token: SecretStr | None = None
     max_bytes: int | None = None
+    clock: Callable[[], datetime] = _utc_now
 
-    def poll(self, state: SourceState) -> SourceResult:
+    def poll(self, state: SourceState, now: datetime | None = None) -> SourceResult:
         url = state.url or self.url
+        if len(url) > URL_MAX:
+            raise SourceError(
+                f"source {self.name!r}: its url is {len(url)} characters, longer than the {URL_MAX} "
+                "that can be stored; shorten it"
+            )
+        try:
+            result = self._fetch(state, url)
+        except SourceError as exc:
+            raise _cleaned(exc) from None
+        except Exception as exc:  # a parser's bug must not stop the poll of the other sources
+            logger.exception("source %r: reading its answer failed", self.name)
+            raise SourceError(
+                f"source {self.name!r} ({display(url)}): reading the answer failed "
+                f"({type(exc).__name__}); kept the last good data"
+            ) from exc
+        accepted = accept(result, now=now or self.clock(), fetched_from=url)
+        if accepted.note:
+            logger.warning("source %r: %s", self.name, accepted.note)
+        return accepted
+
+    def _fetch(self, state: SourceState, url: str) -> SourceResult:
         # a 301 may have moved the stored url to another host: the token stays with the
         # configured url's origin until the operator writes the new url into the config
         answer = self.fetcher.fetch(
@@ -95,13 +174,101 @@ class HttpSource:
         return SourceResult(answer.url, parsed.releases, parsed.skipped, answer.validators, answer.requests)
 
 
+def _cleaned(exc: SourceError) -> SourceError:
+    """``exc`` with a message fit for a terminal (a server's or document's text can be in it)."""
+    text = str(exc)
+    clean = clean_text(text)
+    if clean == text:
+        return exc
+    try:
+        return type(exc)(clean)
+    except TypeError:
+        return SourceError(clean)
+
+
+def accept(result: SourceResult, *, now: datetime, fetched_from: str) -> SourceResult:
+    """``result`` bounded to what may be stored, as of ``now`` (see the module docstring).
+
+    ``fetched_from`` is the URL the poll started from: it stays the stored URL when the server
+    moved the source somewhere too long to store.
+    """
+    notes = list(result.notes)
+    url = result.url
+    if len(url) > URL_MAX:
+        notes.append(
+            f"the server moved the source to a url of {len(url)} characters (max {URL_MAX}); "
+            f"kept {display(fetched_from)}"
+        )
+        url = fetched_from
+    validators = Validators(
+        _validator("ETag", result.validators.etag, ETAG_MAX, notes),
+        _validator("Last-Modified", result.validators.last_modified, LAST_MODIFIED_MAX, notes),
+    )
+    if result.releases is None:
+        return replace(result, url=url, validators=validators, notes=tuple(notes))
+    latest = now.astimezone(UTC).date() + timedelta(days=MAX_DAYS_AHEAD)
+    kept: dict[tuple[str, str], Release] = {}
+    refused = 0
+    for release in result.releases:
+        checked = storable(release)
+        problem = checked if isinstance(checked, str) else _implausible_day(checked, latest)
+        if problem is not None:
+            refused += 1
+            notes.append(f"refused {problem}")
+            continue
+        assert not isinstance(checked, str)
+        if len(checked.image_tags) < len(release.image_tags):
+            dropped = len(release.image_tags) - len(checked.image_tags)
+            notes.append(f"{checked.component} {checked.version}: dropped {dropped} unusable image tag(s)")
+        known = kept.get((checked.component, checked.version))
+        if known is None or (
+            checked.released_on is not None
+            and (known.released_on is None or checked.released_on < known.released_on)
+        ):
+            kept[(checked.component, checked.version)] = checked
+    return replace(
+        result,
+        url=url,
+        releases=tuple(kept.values()),
+        skipped=result.skipped + refused,
+        validators=validators,
+        refused=result.refused + refused,
+        notes=tuple(notes),
+    )
+
+
+def _implausible_day(release: Release, latest: date) -> str | None:
+    day = release.released_on
+    if day is None or MIN_RELEASE_DAY <= day <= latest:
+        return None
+    return (
+        f"{release.component} {release.version}: release date {day.isoformat()} is implausible "
+        f"(before {MIN_RELEASE_DAY.isoformat()} or after {latest.isoformat()})"
+    )
+
+
+def _validator(name: str, value: str | None, limit: int, notes: list[str]) -> str | None:
+    if value is None:
+        return None
+    if len(value) > limit:
+        notes.append(f"the server's {name} is {len(value)} characters (max {limit}); not kept")
+        return None
+    if not value.isprintable():
+        notes.append(f"the server's {name} holds control characters; not kept")
+        return None
+    return value
+
+
 def check_plausible(name: str, url: str, result: SourceResult, previous_count: int) -> None:
     """Reject an answer that is empty or lost more than half of what the source listed last time."""
     count = len(result.releases or ())
     if count == 0:
+        unreadable = result.skipped - result.refused
+        why = [f"{unreadable} entries had no readable version"] if unreadable else []
+        why += [f"{result.refused} refused: {_listed(result.notes)}"] if result.refused else []
         raise SourceRejected(
             f"source {name!r} ({display(url)}) answered no releases"
-            + (f" ({result.skipped} entries had no readable version)" if result.skipped else "")
+            + (f" ({'; '.join(why)})" if why else "")
             + "; kept the last good data. Check its url, kind and version_pattern"
         )
     if count * 2 < previous_count:

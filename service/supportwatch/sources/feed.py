@@ -6,6 +6,8 @@ date written in the entry ("Release date: May 16, 2024") when there is one: the 
 feeds put ``pubDate`` on the evening before the release day (23:00 GMT), so the written date
 wins. Otherwise the entry's published/updated date, on the day its own offset says.
 Entries without a version are skipped and counted; a version listed twice keeps its earliest day.
+Titles are read with terminal controls removed (``clean_text``): an escape sequence neither
+hides a version nor reaches what is stored.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 import feedparser
 
 from supportwatch.errors import SourceError, VersionError
-from supportwatch.models import Component, Release
+from supportwatch.models import Component, Release, clean_text
 from supportwatch.sources.base import Parsed, add_earliest
 from supportwatch.versions import AgentVersion, RuntimeVersion
 
@@ -63,7 +65,7 @@ def parse_feed(
             reason = document.get("bozo_exception")
             raise SourceError(
                 "the answer is not an RSS or Atom feed"
-                + (f" ({type(reason).__name__}: {str(reason)[:200]})" if reason else "")
+                + (f" ({type(reason).__name__}: {clean_text(str(reason))[:200]})" if reason else "")
                 + "; check the source's url points at the feed, not a web page"
             )
         return Parsed(())
@@ -72,7 +74,7 @@ def parse_feed(
     releases: dict[str, Release] = {}
     skipped = 0
     for entry in entries:
-        version = _version(str(entry.get("title", "")), versions, component)
+        version = _version(clean_text(str(entry.get("title", ""))), versions, component)
         if version is None:
             skipped += 1
             continue
@@ -100,7 +102,7 @@ def _version(title: str, pattern: re.Pattern[str], component: Component) -> str 
 def _release_day(entry: Any, custom: re.Pattern[str] | None) -> date | None:
     texts = [_plain(entry.get("summary", ""))]
     texts += [_plain(item.get("value", "")) for item in entry.get("content", [])]
-    texts.append(str(entry.get("title", "")))
+    texts.append(clean_text(str(entry.get("title", ""))))
     for text in texts:
         if custom is not None and (match := custom.search(text)):
             found = _written_date(match["date"] if "date" in custom.groupindex else match[0])

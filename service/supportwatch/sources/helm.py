@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from supportwatch.errors import SourceError, SourceRejected, VersionError
-from supportwatch.models import Release
+from supportwatch.models import APP_VERSION_MAX, Release, clean_text
 from supportwatch.sources.base import Parsed, add_earliest
 from supportwatch.versions import AgentVersion
 
@@ -103,7 +103,7 @@ def _from_document(document: Any, chart: str) -> Parsed:
         raise SourceError("the Helm index's 'entries' is not a mapping of chart names to versions")
     versions = entries.get(chart)
     if not isinstance(versions, list):
-        known = ", ".join(sorted(str(name) for name in entries)[:10]) or "none"
+        known = ", ".join(sorted(clean_text(str(name)) for name in entries)[:10]) or "none"
         raise SourceRejected(
             f"the Helm index has no chart {chart!r} (charts: {known}); check the source's chart"
         )
@@ -122,7 +122,7 @@ def _release(item: Any) -> Release | None:
     if not isinstance(item, dict):
         return None
     try:
-        version = str(AgentVersion.parse(str(item.get("version", ""))))
+        version = str(AgentVersion.parse(clean_text(str(item.get("version", "")))))
     except VersionError:
         return None
     released_on = _created_day(item.get("created"))
@@ -130,12 +130,16 @@ def _release(item: Any) -> Release | None:
 
 
 def _app(value: Any) -> str | None:
+    """``appVersion`` as text without terminal controls; a version is normalised (``v1.8.2``)."""
     if value is None or isinstance(value, (dict, list)):
         return None
+    text = clean_text(str(value)).strip()
+    if not text:
+        return None
     try:
-        return str(AgentVersion.parse(str(value)))
+        return str(AgentVersion.parse(text))
     except VersionError:
-        return str(value)[:64]
+        return text[:APP_VERSION_MAX]
 
 
 def _created_day(value: Any) -> date | None:

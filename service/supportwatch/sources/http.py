@@ -3,15 +3,22 @@
 Politeness and safety, in order of a request's life:
 
 - the address guard resolves each hop's host and refuses loopback, private, link-local,
-  reserved and IPv4-mapped addresses unless ``http.allow_private_networks`` is true;
-  redirects are followed here, hop by hop, so every hop is checked;
+  reserved and IPv4-mapped addresses, except those in a network listed in
+  ``http.allow_networks`` (``http.allow_private_networks`` allows every non-public address but
+  the link-local and cloud metadata ones); redirects are followed here, hop by hop, so every
+  hop is checked;
+- the connection goes to an address the guard vetted: the guard's answer travels with the
+  request (``PIN_EXTENSION``) and ``make_client``'s transport connects only to it, so a name
+  that answers a public address to the guard and a private one a moment later (DNS rebinding)
+  still reaches the public one; the Host header and the TLS server name stay the host's name;
 - conditional GET: the caller's ETag / Last-Modified go out as If-None-Match /
   If-Modified-Since, and a 304 comes back as ``NotModified`` (one request, nothing to parse);
 - connect and read timeouts per request, plus one deadline for the whole fetch (retries and
   waits included), checked between body chunks so a server dripping bytes is cut off;
 - a byte cap on the decoded body (gzip is accepted, and a gzip bomb hits the cap);
-- 429, 5xx and network errors are retried with exponential backoff and jitter, honouring
-  ``Retry-After``; a 301/308 chain moves the source's stored URL; 410 raises ``SourceGone``.
+- 408, 425, 429, 5xx (but 501, 505, ...) and network errors are retried with exponential
+  backoff and jitter, honouring ``Retry-After`` (both as ``supportwatch.retry`` reads them); a
+  301/308 chain moves the source's stored URL; 410 raises ``SourceGone``.
 
 The client is injected (one owner: the ``Service``); the fetcher never closes it. Error
 messages show URLs without credentials or query strings and never contain a token.
@@ -23,17 +30,21 @@ import ipaddress
 import random
 import re
 import socket
+import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from typing import Any
 
+import httpcore
 import httpx
 from pydantic import SecretStr
 
 from supportwatch.config import HttpSettings
 from supportwatch.errors import SourceError
+from supportwatch.retry import retry_after, retryable_status
 
 MAX_REDIRECTS = 5
 BACKOFF_BASE_SECONDS = 1.0
@@ -42,6 +53,19 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _PERMANENT = frozenset({301, 308})
 
 Resolver = Callable[[str, int], list[str]]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# The request extension that carries the guard's vetted addresses to ``PinnedTransport``.
+PIN_EXTENSION = "supportwatch.vetted_addresses"
+# Link-local and cloud metadata endpoints: allowed only when a listed network holds them,
+# never by ``allow_private_networks`` (169.254.169.254 and fd00:ec2::254 hand out credentials).
+METADATA_NETWORKS: tuple[Network, ...] = tuple(
+    ipaddress.ip_network(text)
+    for text in ("169.254.0.0/16", "fe80::/10", "100.100.100.200/32", "fd00:ec2::254/128")
+)
+
+# Kept for callers of the old name: ``Retry-After`` is read in ``supportwatch.retry``.
+retry_after_seconds = retry_after
 
 
 class SourceGone(SourceError):
@@ -89,9 +113,92 @@ class NotModified:
     requests: int
 
 
-def make_client(settings: HttpSettings) -> httpx.Client:
-    """The process's one HTTP client for sources; redirects are followed by ``Fetcher``."""
+# (host, vetted addresses) of the request ``PinnedTransport`` is sending in this context
+_PIN: ContextVar[tuple[str, tuple[str, ...]] | None] = ContextVar("supportwatch_pin", default=None)
+
+
+class PinnedBackend(httpcore.NetworkBackend):
+    """A network backend that connects only to the addresses the guard vetted for the host.
+
+    It never resolves a name: the host ``httpcore`` asks for must be the one the current
+    request was vetted for, and the connection goes to those addresses, in order. Anything
+    else (a request without vetted addresses) is refused, so the guard cannot be skipped.
+    """
+
+    def __init__(self, inner: httpcore.NetworkBackend | None = None) -> None:
+        self._inner = inner if inner is not None else httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        pin = _PIN.get()
+        if pin is None or pin[0] != host or not pin[1]:
+            raise httpcore.ConnectError(f"no vetted address for {host!r}; refusing to resolve it again")
+        *others, last = pin[1]
+        for address in others:
+            try:
+                return self._inner.connect_tcp(
+                    address, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout):
+                continue  # the next vetted address, as a resolver-driven connect would
+        return self._inner.connect_tcp(
+            last, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        raise httpcore.ConnectError("unix sockets are never used by the fetcher")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+class PinnedTransport(httpx.HTTPTransport):
+    """``httpx.HTTPTransport`` whose connections go to the request's vetted addresses only.
+
+    The request URL keeps the host's name, so the Host header, the TLS server name (SNI) and
+    the certificate check are the name's; only the TCP connection is pinned. Connections are
+    not kept alive: each request connects to the addresses vetted for it.
+    """
+
+    def __init__(
+        self, *, network_backend: httpcore.NetworkBackend | None = None, verify: ssl.SSLContext | bool = True
+    ) -> None:
+        super().__init__(verify=verify, trust_env=False)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            max_connections=10,
+            max_keepalive_connections=0,
+            network_backend=PinnedBackend(network_backend),
+        )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        vetted = request.extensions.get(PIN_EXTENSION)
+        host = request.url.raw_host.decode("ascii")
+        token = _PIN.set((host, tuple(vetted)) if vetted else None)
+        try:
+            return super().handle_request(request)
+        finally:
+            _PIN.reset(token)
+
+
+def make_client(
+    settings: HttpSettings, *, network_backend: httpcore.NetworkBackend | None = None
+) -> httpx.Client:
+    """The process's one HTTP client for sources; redirects are followed by ``Fetcher``.
+
+    Its transport connects only to the addresses the ``Fetcher``'s guard vetted for each
+    request (``network_backend`` is for tests: it receives those addresses, never a name).
+    """
     return httpx.Client(
+        transport=PinnedTransport(network_backend=network_backend),
         timeout=httpx.Timeout(settings.read_timeout_seconds, connect=settings.connect_timeout_seconds),
         follow_redirects=False,
         headers={"User-Agent": settings.user_agent},
@@ -157,50 +264,86 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> tuple[str, ipaddress.IPv4Addres
     return None
 
 
-def check_address(url: httpx.URL, *, allow_private: bool, resolve: Resolver) -> None:
-    """Refuse ``url`` unless it is http(s) to public addresses only (or private ones are allowed)."""
+def _forms(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """``ip`` and, for an IPv6 form that carries an IPv4 address, that address."""
+    if isinstance(ip, ipaddress.IPv6Address) and (embedded := _embedded_ipv4(ip)) is not None:
+        return [ip, embedded[1]]
+    return [ip]
+
+
+def address_refusal(
+    address: str, *, allow_private: bool = False, allow_networks: Sequence[Network] = ()
+) -> str | None:
+    """Why the fetcher may not connect to ``address`` under these settings (None: it may).
+
+    Public addresses and those in a network of ``allow_networks`` are allowed (an IPv6 form
+    of an IPv4 address is judged by both); ``allow_private`` allows every other address too,
+    except link-local and cloud metadata ones, which only a listed network allows.
+    """
+    forms = _forms(ipaddress.ip_address(address.split("%", 1)[0]))
+    if any(form in network for form in forms for network in allow_networks):
+        return None
+    reason = refused_reason(address)
+    if reason is None:
+        return None
+    if any(form in network for form in forms for network in METADATA_NETWORKS):
+        return f"{reason} (link-local or cloud metadata: allowed only when listed in http.allow_networks)"
+    return None if allow_private else reason
+
+
+def check_address(
+    url: httpx.URL,
+    *,
+    allow_private: bool,
+    resolve: Resolver,
+    allow_networks: Sequence[Network] = (),
+) -> tuple[str, ...]:
+    """Every address ``url``'s host resolves to, if it is http(s) and all of them are allowed.
+
+    The caller connects to these addresses and no others (``PIN_EXTENSION``): resolving the
+    name again could answer differently. Raises ``SourceError`` naming the refused address.
+    """
     if url.scheme not in ("http", "https"):
         raise SourceError(f"{display(url)}: scheme {url.scheme!r} is not allowed; use an http(s) URL")
-    if allow_private:
-        return
     port = url.port or (443 if url.scheme == "https" else 80)
     try:
-        addresses = resolve(url.host, port)
+        # the name as it goes on the wire (IDNA-encoded): the one the connection would resolve
+        host = url.raw_host.decode("ascii")
+        addresses = tuple(dict.fromkeys(resolve(host, port)))
     except UnicodeError:  # IDNA: an empty or over-long label
         raise SourceError(_bad_host(url)) from None
     except OSError as exc:
         raise _Retryable(f"{display(url)}: cannot resolve {url.host!r} ({exc.strerror or exc})") from None
+    if not addresses:
+        raise _Retryable(f"{display(url)}: {url.host!r} resolves to no address")
     for address in addresses:
-        reason = refused_reason(address)
+        try:
+            reason = address_refusal(address, allow_private=allow_private, allow_networks=allow_networks)
+        except ValueError:
+            raise SourceError(
+                f"{display(url)}: {url.host!r} resolves to {address!r}, not an IP address"
+            ) from None
         if reason is not None:
             raise SourceError(
                 f"{display(url)}: refused, {url.host!r} resolves to a {reason}; sources must be public "
-                "(set http.allow_private_networks: true only for trusted local servers)"
+                "(list a trusted local network in http.allow_networks, e.g. [127.0.0.0/8])"
             )
+    return addresses
 
 
 def _bad_host(url: httpx.URL) -> str:
     return f"{display(url)}: {url.host!r} is not a valid host name; fix the source url"
 
 
-def retry_after_seconds(value: str | None, now: datetime) -> float | None:
-    """``Retry-After`` as seconds from ``now``: delta-seconds or an HTTP date; None if absent or bad."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isascii() and value.isdigit():  # "²".isdigit() is True too
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, OverflowError):  # a year past C's int overflows
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - now).total_seconds())
-
-
 class Fetcher:
-    """Fetches source URLs politely; ``sleep``, ``clock``, ``rng`` and ``resolve`` are injectable."""
+    """Fetches source URLs politely; ``sleep``, ``clock``, ``rng`` and ``resolve`` are injectable.
+
+    Each request carries the addresses the guard vetted (``PIN_EXTENSION``); a client from
+    ``make_client`` connects to those only. Another client (a test's ``MockTransport``) ignores
+    them and resolves the name itself: give the fetcher ``make_client``'s in production.
+    """
 
     def __init__(
         self,
@@ -265,12 +408,18 @@ class Fetcher:
             raise SourceError(f"{display(url)!r} is not a valid URL; fix the source url") from None
         stored, permanent = url, True
         for _hop in range(MAX_REDIRECTS + 1):
-            check_address(current, allow_private=self._settings.allow_private_networks, resolve=self._resolve)
+            vetted = check_address(
+                current,
+                allow_private=self._settings.allow_private_networks,
+                allow_networks=self._settings.allow_networks,
+                resolve=self._resolve,
+            )
             request = self._client.build_request(
                 "GET",
                 current,
                 headers=_headers(validators, token if same_origin(current, origin) else None),
                 timeout=self._timeout(budget.deadline),
+                extensions={PIN_EXTENSION: vetted},
             )
             budget.requests += 1
             response = self._send(request)
@@ -314,8 +463,8 @@ class Fetcher:
             return Fetched(body, stored, Validators(etag, modified), budget.requests)
         if status == 410:
             raise SourceGone(f"{where}: HTTP 410 Gone; the source is disabled until its url is changed")
-        if status == 429 or status >= 500:
-            wait = retry_after_seconds(response.headers.get("retry-after"), datetime.now(UTC))
+        if retryable_status(status):
+            wait = retry_after(response.headers.get("retry-after"), datetime.now(UTC))
             raise _Retryable(f"{where}: HTTP {status}", wait)
         raise SourceError(f"{where}: HTTP {status}; check the source's url (and token, if it needs one)")
 

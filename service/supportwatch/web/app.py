@@ -1,17 +1,32 @@
-"""``create_app``: the FastAPI application, built per call (no import-time globals)."""
+"""``create_app``: the FastAPI application, built per call (no import-time globals).
+
+At its edge (``EdgeMiddleware``): HEAD is answered like GET without a body on every route,
+and every request is counted with bounded labels — a method outside the standard set is
+``other``, a path no route matches is ``unmatched`` (else the route template), a status is
+one of the codes the app answers or its class (``4xx``) — so odd requests cannot add series.
+A database failure in any route is a 503 with a short reason (``unavailable.py``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from supportwatch.config import Settings
 from supportwatch.service import Service
-from supportwatch.web import api, calendar_routes, dashboard, health, metrics
-from supportwatch.web.state import WebState, all_secrets
+from supportwatch.web import api, calendar_routes, dashboard, health, metrics, unavailable
+from supportwatch.web.state import DatabaseFile, WebState, all_secrets
+
+# label values: every other method, path and status folds into a few values
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+STATUSES = frozenset({200, 304, 400, 401, 403, 404, 405, 406, 422, 500, 503})
+# set in the scope the routes see when the request was a HEAD (their method says GET)
+HEAD_KEY = "supportwatch.head"
 
 
 def utc_now() -> datetime:
@@ -28,7 +43,13 @@ def create_app(
     """
     owns = service is None
     service = service if service is not None else Service.open(settings)
-    state = WebState(service=service, clock=clock, owns_service=owns, secret_values=all_secrets(settings))
+    state = WebState(
+        service=service,
+        clock=clock,
+        owns_service=owns,
+        secret_values=all_secrets(settings),
+        database_file=DatabaseFile.of(service.engine.url),
+    )
     state.registry, state.requests = metrics.build_registry(state)
 
     @asynccontextmanager
@@ -47,18 +68,59 @@ def create_app(
     app.state.web = state
     for module in (health, api, calendar_routes, dashboard, metrics):
         app.include_router(module.router)
-    app.middleware("http")(_count_requests)
+    unavailable.install(app)
+    app.add_middleware(EdgeMiddleware, state=state)
     return app
 
 
-async def _count_requests(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-    response = await call_next(request)
-    state: WebState = request.app.state.web
-    state.requests.labels(request.method, _route_template(request), str(response.status_code)).inc()
-    return response
+class EdgeMiddleware:
+    """HEAD as GET without the body, and the request counter with bounded labels.
+
+    Pure ASGI (not ``BaseHTTPMiddleware``), so a request that ends in an unhandled exception is
+    counted too (as 500) before the error propagates to Starlette's 500 answer.
+    """
+
+    def __init__(self, app: ASGIApp, *, state: WebState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = str(scope["method"])
+        head = method == "HEAD"
+        # the routes see a GET; the server still knows the request was HEAD (its own scope)
+        inner: MutableMapping[str, Any] = {**scope, "method": "GET", HEAD_KEY: True} if head else scope
+        status = 500
+
+        async def forward(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}  # headers (Content-Length, ETag) as for GET
+            await send(message)
+
+        try:
+            await self.app(inner, receive, forward)
+        finally:
+            self.state.requests.labels(method_label(method), route_label(inner), status_label(status)).inc()
 
 
-def _route_template(request: Request) -> str:
-    """The matched route's template (``/api/v1/deployments/{name}``): label values stay few."""
-    route = request.scope.get("route")
-    return str(getattr(route, "path", "unmatched"))
+def method_label(method: str) -> str:
+    """The method when it is a standard one, else ``other``."""
+    return method if method in METHODS else "other"
+
+
+def route_label(scope: MutableMapping[str, Any]) -> str:
+    """The matched route's template (``/api/v1/deployments/{name}``), else ``unmatched``."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+def status_label(status: int) -> str:
+    """A status the app answers by itself, else its class (``2xx`` ... ``5xx``), else ``other``."""
+    if status in STATUSES:
+        return str(status)
+    return f"{status // 100}xx" if 100 <= status <= 599 else "other"

@@ -1,5 +1,6 @@
 """Liveness and readiness: ``/healthz`` answers while the process runs, ``/readyz`` only while
-the database is reachable and at the schema this version needs."""
+the database is reachable and at the schema this version needs, and (SQLite) its path still
+leads to the file the service opened: a deleted or replaced file would lose every write."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz", response_model=None)
 def readyz(state: Annotated[WebState, Depends(web_state)]) -> dict[str, Any] | JSONResponse:
     """Readiness: 200 when the database answers at the head revision, else 503 with the reason."""
+    if state.database_file is not None and (problem := state.database_file.problem()):
+        return _unready(problem)
     head = head_revision()
     try:
         current = current_revision(state.service.engine)

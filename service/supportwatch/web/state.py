@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -9,7 +10,7 @@ from datetime import datetime
 from fastapi import HTTPException, Request
 from prometheus_client import CollectorRegistry, Counter
 from pydantic import SecretStr
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from supportwatch.calendar import known_teams
 from supportwatch.checks import DeploymentReport
@@ -20,14 +21,61 @@ from supportwatch.notify.wiring import secrets
 from supportwatch.service import Service
 
 
+@dataclass(frozen=True, slots=True)
+class DatabaseFile:
+    """The SQLite file the service opened: its path and identity (device, inode) at that time."""
+
+    path: str
+    device: int
+    inode: int
+
+    @classmethod
+    def of(cls, url: URL) -> DatabaseFile | None:
+        """The file behind a SQLite URL as it is now; None for other backends, memory or no file."""
+        database = url.database
+        if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+            return None
+        if database.startswith("file:"):  # a URI filename: its path is not the string itself
+            return None
+        path = os.path.abspath(database)
+        try:
+            found = os.stat(path)
+        except OSError:
+            return None
+        return cls(path, found.st_dev, found.st_ino)
+
+    def problem(self) -> str | None:
+        """Why the path no longer leads to the opened file (deleted, replaced), or None."""
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            return (
+                f"the SQLite database file {self.path} was deleted under the running service: "
+                "what it writes now is lost; restore the file or restart supportwatch"
+            )
+        except OSError as exc:
+            return f"the SQLite database file {self.path} cannot be checked ({type(exc).__name__})"
+        if (found.st_dev, found.st_ino) != (self.device, self.inode):
+            return (
+                f"the SQLite database file {self.path} was replaced by another file under the running "
+                "service (device/inode changed): it still uses the old one; restart supportwatch"
+            )
+        return None
+
+
 @dataclass
 class WebState:
-    """One app's wiring; ``owns_service`` says whether shutdown closes the service."""
+    """One app's wiring; ``owns_service`` says whether shutdown closes the service.
+
+    ``database_file`` is the SQLite file as it was when the app was built (readiness checks
+    that the path still leads to it).
+    """
 
     service: Service
     clock: Callable[[], datetime]
     owns_service: bool
     secret_values: list[str] = field(default_factory=list)
+    database_file: DatabaseFile | None = None
     # set by create_app once the state exists (the collector reads through it)
     registry: CollectorRegistry = field(init=False)
     requests: Counter = field(init=False)
