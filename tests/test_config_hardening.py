@@ -119,12 +119,12 @@ SECRET_CASES = [
     (
         'smtp: "${SW_T_PASSWORD}"\n',
         "smtp",
-        "Input should be a valid dictionary or instance of SmtpSettings (got '${SW_T_PASSWORD}')",
+        "Input should be a valid dictionary or instance of SmtpSettings (got a string)",
     ),
     (
         'smtp: "prefix-${SW_T_LONG}"\n',
         "smtp",
-        "Input should be a valid dictionary or instance of SmtpSettings (got 'prefix-${SW_T_LONG}')",
+        "Input should be a valid dictionary or instance of SmtpSettings (got a string)",
     ),
     (
         "timezone: ${SW_T_QUOTED}\n",
@@ -727,3 +727,20 @@ def test_numeric_bounds_name_the_key_and_the_bound(
 def test_the_defaults_and_the_bundled_config_are_within_the_bounds() -> None:
     root = Path(__file__).resolve().parents[1]
     assert load_settings(root / "config" / "supportwatch.yaml").notify.lease_seconds == 600
+
+
+def test_a_secret_written_where_a_mapping_belongs_is_not_echoed(tmp_path: Path) -> None:
+    secret = "https://hooks.slack.com/services/T000/B000/SEKRETWRONGLEVEL"
+    for text in (
+        f"receivers:\n  - name: r\n    slack: '{secret}'\n",
+        f"receivers:\n  - name: r\n    email: '{secret}'\n",
+        f"receivers: '{secret}'\n",
+        f"receivers: ['{secret}']\n",
+        f"smtp: '{secret}'\n",
+    ):
+        path = tmp_path / "c.yaml"
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError) as caught:
+            load_settings(path)
+        assert "SEKRET" not in str(caught.value), text
+        assert "got a string" in str(caught.value) or "got a list" in str(caught.value), str(caught.value)

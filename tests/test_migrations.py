@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import threading
+
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
@@ -30,3 +32,32 @@ def test_fresh_sqlite_file_is_migrated(sqlite_url: str) -> None:
         assert current_revision(engine) == head_revision()
     finally:
         engine.dispose()
+
+
+def test_processes_upgrading_an_empty_database_at_once_apply_it_once(database_url: str) -> None:
+    """Three engines (as three replicas or one-off commands would have) upgrade an empty
+    database together: one applies the migrations, the others find them applied; none fails."""
+    engines = [create_engine_for(database_url) for _ in range(3)]
+    barrier = threading.Barrier(len(engines))
+    applied: list[bool] = []
+    errors: list[BaseException] = []
+
+    def run(engine: Engine) -> None:
+        barrier.wait()
+        try:
+            applied.append(upgrade(engine))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(engine,)) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        assert errors == []
+        assert sorted(applied) == [False, False, True]
+        assert current_revision(engines[0]) == head_revision()
+    finally:
+        for engine in engines:
+            engine.dispose()

@@ -451,6 +451,8 @@ def run(
     # APScheduler logs every job run at INFO; the jobs log what they did themselves
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # httpx logs every request URL at INFO, query tokens and user:password@ included
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         serve(
             settings,

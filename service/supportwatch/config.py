@@ -459,7 +459,7 @@ class NotifySettings(_Model):
     retry_backoff_seconds: float = Field(default=2.0, gt=0, le=3600)
     retry_backoff_max_seconds: float = Field(default=60.0, gt=0, le=24 * 3600)
     attempts_per_run: int = Field(default=3, ge=1, le=20)
-    slack_rate_per_second: float = Field(default=1.0, gt=0, le=100)
+    slack_rate_per_second: float = Field(default=1.0, ge=0.01, le=100)
     timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     digest_weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = (
         "monday"
@@ -1037,7 +1037,30 @@ def _shape(value: Any) -> str:
     """A mapping or list described without its values: what ``(got ...)`` shows if it holds a secret."""
     if isinstance(value, dict):
         return f"a mapping with keys {', '.join(str(key) for key in value)}"
-    return f"a list of {len(value)} items" if isinstance(value, list) else type(value).__name__
+    if isinstance(value, list):
+        return f"a list of {len(value)} items"
+    return _KINDS.get(type(value).__name__, type(value).__name__)
+
+
+_KINDS = {
+    "str": "a string",
+    "int": "a number",
+    "float": "a number",
+    "bool": "true or false",
+    "NoneType": "nothing",
+}
+
+
+_STRUCTURE_ERRORS = frozenset(
+    {
+        "model_type",
+        "model_attributes_type",
+        "dict_type",
+        "list_type",
+        "union_tag_invalid",
+        "union_tag_not_found",
+    }
+)
 
 
 def _validation_error(
@@ -1061,6 +1084,10 @@ def _validation_error(
     value = error.get("input")
     if _holds_secret(value):
         return ConfigError(path, f"{message} (got {_shape(value)}; values not shown: they hold a secret)")
+    if error["type"] in _STRUCTURE_ERRORS:
+        # a mapping or list was expected: what stands there instead may be a secret written one
+        # level too high (``slack: "https://hooks.slack.com/..."``), so say only what it is
+        return ConfigError(path, f"{message} (got {_shape(value)})")
     # a validator may quote the value, e.g. a source URL with user:password@ in it
     message = redact_url(message)
     shown = redact_url((seen or _Seen()).scrub(repr(value)))

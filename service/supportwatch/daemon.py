@@ -109,6 +109,10 @@ def _open(settings: Settings, leader: Leader, clock: Clock) -> Service:
         raise StoreError(cannot_open(settings.database_url, exc)) from None
     try:
         service.apply_static(clock())
+    except (psycopg.Error, SQLAlchemyError, OSError) as exc:
+        # e.g. a database file this user cannot write, in a folder it can
+        service.close()
+        raise StoreError(cannot_open(settings.database_url, exc)) from None
     except BaseException:
         service.close()
         raise

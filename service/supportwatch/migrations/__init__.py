@@ -6,7 +6,10 @@ first, and that check should cost a query, not an import of the migration framew
 
 from __future__ import annotations
 
+import fcntl
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, inspect, text
@@ -37,15 +40,49 @@ def current_revision(engine: Engine) -> str | None:
         return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
+# an arbitrary constant: the PostgreSQL advisory lock that serialises migrations
+_MIGRATION_LOCK = 0x5357_4D49_4752
+
+
 def upgrade(engine: Engine) -> bool:
-    """Bring the database to the head revision; True if anything was applied."""
+    """Bring the database to the head revision; True if anything was applied.
+
+    Several processes may start at once on an empty database: they migrate one at a time
+    (a PostgreSQL advisory lock, or an exclusive lock file beside a SQLite database) and each
+    checks the revision again once it holds the lock, so exactly one applies the migrations.
+    """
     if current_revision(engine) == head_revision():
         return False
-    from alembic import command  # noqa: PLC0415 - see the module docstring
-    from alembic.config import Config  # noqa: PLC0415
+    with _migration_lock(engine):
+        if current_revision(engine) == head_revision():
+            return False
+        from alembic import command  # noqa: PLC0415 - see the module docstring
+        from alembic.config import Config  # noqa: PLC0415
 
-    config = Config()
-    config.set_main_option("script_location", str(_HERE))
-    config.attributes["engine"] = engine
-    command.upgrade(config, "head")
-    return True
+        config = Config()
+        config.set_main_option("script_location", str(_HERE))
+        config.attributes["engine"] = engine
+        command.upgrade(config, "head")
+        return True
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+        return
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
