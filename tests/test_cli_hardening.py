@@ -238,3 +238,11 @@ def test_config_that_is_not_a_regular_file_is_refused_quickly(tmp_path: Path, fi
                 f"supportwatch: error: config {path}: config file {str(path)!r} is not a regular file "
                 "(a device, FIFO or directory); name a plain file\n"
             )
+
+
+def test_an_ack_note_keeps_no_terminal_escapes(ack_config: Path) -> None:
+    result = invoke(ack_config, "ack", "some-key", "--note", "\x1b]0;owned\x07why\x1b[31m red")
+    assert result.exit_code == 0, result.output
+    listed = invoke(ack_config, "acks").stdout
+    assert "\x1b" not in listed and "\x07" not in listed
+    assert listed.rstrip().endswith("why red")

@@ -32,7 +32,7 @@ from supportwatch.config import (
     render_database_url,
 )
 from supportwatch.errors import ConfigError, SchedulerLocked, StoreError
-from supportwatch.models import Severity
+from supportwatch.models import Severity, clean_text
 from supportwatch.report import (
     check_document,
     check_json_chunks,
@@ -336,6 +336,7 @@ def ack(
         )
     if len(note) > ACK_TEXT_MAX:
         _fail(f"--note is {len(note)} characters; the limit is {ACK_TEXT_MAX}: shorten the note")
+    note = clean_text(note)  # `acks` prints it: no terminal escapes
     settings = _settings(ctx)
     now = datetime.now(UTC)
     moment = _until(until, settings.tz, now=now)

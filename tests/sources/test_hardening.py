@@ -6,6 +6,7 @@ resolvers answer are refused by a recording network backend before any packet le
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import socket
 import ssl
@@ -614,3 +615,11 @@ def test_one_poll_with_hostile_values_records_the_rest_and_polls_every_source(
             *(t for s in session.exec(select(SourceStateRow)).scalars() for t in (s.url, s.etag, s.last_error)),
         ]  # fmt: skip
     assert texts and all(_no_controls(text) for text in texts)
+
+
+@pytest.mark.parametrize("address", ["fd20:ce::254", "192.0.0.192", "168.63.129.16"])
+def test_other_clouds_metadata_endpoints_are_refused_unless_listed(address: str) -> None:
+    assert address_refusal(address) is not None
+    assert address_refusal(address, allow_private=True) is not None
+    listed = [ipaddress.ip_network(f"{address}/{128 if ':' in address else 32}")]
+    assert address_refusal(address, allow_private=True, allow_networks=listed) is None

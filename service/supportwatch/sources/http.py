@@ -58,10 +58,20 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 # The request extension that carries the guard's vetted addresses to ``PinnedTransport``.
 PIN_EXTENSION = "supportwatch.vetted_addresses"
 # Link-local and cloud metadata endpoints: allowed only when a listed network holds them,
-# never by ``allow_private_networks`` (169.254.169.254 and fd00:ec2::254 hand out credentials).
+# never by ``allow_private_networks`` (169.254.169.254 and fd00:ec2::254 hand out credentials;
+# fd20:ce::254 is GCP's, 192.0.0.192 Oracle's, 168.63.129.16 Azure's WireServer — public, but
+# refused even by default).
 METADATA_NETWORKS: tuple[Network, ...] = tuple(
     ipaddress.ip_network(text)
-    for text in ("169.254.0.0/16", "fe80::/10", "100.100.100.200/32", "fd00:ec2::254/128")
+    for text in (
+        "169.254.0.0/16",
+        "fe80::/10",
+        "100.100.100.200/32",
+        "fd00:ec2::254/128",
+        "fd20:ce::254/128",
+        "192.0.0.192/32",
+        "168.63.129.16/32",
+    )
 )
 
 # Kept for callers of the old name: ``Retry-After`` is read in ``supportwatch.retry``.
@@ -286,10 +296,11 @@ def address_refusal(
     if any(form in network for form in forms for network in allow_networks):
         return None
     reason = refused_reason(address)
+    if any(form in network for form in forms for network in METADATA_NETWORKS):
+        shown = reason or f"{address} is a cloud metadata endpoint"
+        return f"{shown} (link-local or cloud metadata: allowed only when listed in http.allow_networks)"
     if reason is None:
         return None
-    if any(form in network for form in forms for network in METADATA_NETWORKS):
-        return f"{reason} (link-local or cloud metadata: allowed only when listed in http.allow_networks)"
     return None if allow_private else reason
 
 
