@@ -135,7 +135,10 @@ class EmailNotifier:
         except (smtplib.SMTPException, OSError) as exc:
             outcome = Outcome.retry(f"SMTP unreachable: {type(exc).__name__}: {exc}")
         return Outcome(
-            outcome.ok, outcome.retryable, redact(outcome.error, self._secrets), outcome.retry_after
+            outcome.ok,
+            outcome.retryable,
+            redact(outcome.error, self._secrets)[:300],
+            outcome.retry_after,
         )
 
     def _deliver(self, email: EmailMessage) -> Outcome:
@@ -154,5 +157,6 @@ class EmailNotifier:
 
 def _reply(code: int, error: bytes | str) -> Outcome:
     text = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
-    summary = f"SMTP server replied {code}: {one_line(text)[:200]}"
+    # cut after redaction (in send), never before: a cut secret is no longer recognised
+    summary = f"SMTP server replied {code}: {one_line(text)}"
     return Outcome.retry(summary) if smtp_code_retryable(code) else Outcome.permanent(summary)

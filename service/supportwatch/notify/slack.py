@@ -16,6 +16,7 @@ import hashlib
 import http.client
 import logging
 import time
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -132,7 +133,7 @@ class SlackNotifier:
             api_url = _http_url(settings.api_url or DEFAULT_API_URL, "api_url").rstrip("/") + "/"
             self.channel = f"{api_url}#{settings.channel}"
             self._webhook = None
-            self._client = WebClient(
+            self._client = _NoRedirectWebClient(
                 token=settings.token.get_secret_value(),
                 base_url=api_url,
                 timeout=seconds,
@@ -151,16 +152,17 @@ class SlackNotifier:
             outcome = _api_error(exc)
         except (SlackClientError, OSError, http.client.HTTPException) as exc:
             outcome = Outcome.retry(f"Slack unreachable: {type(exc).__name__}: {exc}")
-        return Outcome(
-            outcome.ok, outcome.retryable, redact(outcome.error, self._secrets), outcome.retry_after
-        )
+        error = redact(outcome.error, self._secrets)
+        return Outcome(outcome.ok, outcome.retryable, error[:300], outcome.retry_after)
 
     def _post(self, payload: dict[str, Any]) -> Outcome:
         if self._webhook is not None:
             response = self._webhook.send(text=payload["text"], blocks=payload["blocks"])
             if response.status_code == 200:
                 return Outcome.sent()
-            body = (response.body or "").strip()[:200]
+            # cut only after redaction (in send): a cut inside a quoted webhook path would
+            # leave a part of the secret that redaction cannot recognise
+            body = (response.body or "").strip()
             return _classified(response.status_code, body, response.headers)
         assert self._client is not None
         self._client.chat_postMessage(
@@ -172,7 +174,7 @@ class SlackNotifier:
 def _api_error(exc: SlackApiError) -> Outcome:
     response = exc.response
     data = response.data if isinstance(response.data, dict) else {}
-    error = str(data.get("error", "")).strip()[:200] or "no error code"
+    error = str(data.get("error", "")).strip() or "no error code"
     return _classified(response.status_code, error, response.headers)
 
 
@@ -201,3 +203,27 @@ def _retry_after(headers: Any) -> float | None:
             raw = value[0] if isinstance(value, list) and value else value
             return retry_after(raw if isinstance(raw, str) else None, datetime.now(UTC))
     return None
+
+
+class _RefuseRedirect(urllib.request.HTTPRedirectHandler):
+    """urllib follows redirects keeping the Authorization header: a bot token must never go
+    to whatever host a redirect names. Returning None makes urllib raise the 3xx as an error."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class _NoRedirectWebClient(WebClient):
+    """slack_sdk's WebClient, opening its requests without following redirects."""
+
+    def _perform_urllib_http_request_internal(self, url: str, req: urllib.request.Request) -> dict[str, Any]:
+        # slack_sdk 3.x's own method, with an opener that refuses redirects (urllib's default
+        # urlopen follows them); only http(s) URLs, as slack_sdk checks too
+        if not url.lower().startswith("http"):
+            raise SlackClientError(
+                f"refusing a non-http URL for the Slack Web API: {url.split('?', maxsplit=1)[0]}"
+            )
+        opener = urllib.request.build_opener(_RefuseRedirect(), urllib.request.HTTPSHandler(context=self.ssl))
+        with opener.open(req, timeout=self.timeout) as resp:
+            charset = resp.headers.get_content_charset() or "utf-8"
+            return {"status": resp.code, "headers": resp.headers, "body": resp.read().decode(charset)}
