@@ -144,3 +144,18 @@ def test_a_digest_refused_for_one_recipient_is_sent_once_and_reported(
                               "gone@example.com (550)"]  # fmt: skip
     assert again.sent_messages == 0
     assert len(smtp_server.recorder.envelopes) == 1
+
+
+def test_a_digest_reports_only_its_own_receivers_dead_letters(
+    tmp_path: Path, slack_server: SlackServer, smtp_server: SmtpServer
+) -> None:
+    slack_server.script = ["channel_not_found"]
+    service = open_service(tmp_path, slack_server, smtp_server)
+    service.notify(datetime(2026, 6, 28, 9, tzinfo=UTC))  # data-platform's Slack notice dies
+    since = datetime(2026, 6, 27, tzinfo=UTC)
+    jobs = service.notifications()
+    own = jobs._dead_letters("data-platform", since=since)
+    other = jobs._dead_letters("analytics", since=since)
+    service.close()
+    assert own and all("data-platform/slack" in line for line in own)
+    assert other == []  # another team's digest never shows this team's failures

@@ -170,15 +170,20 @@ class Notifications:
                 ],
                 resolved=[f"{s.kind} on {s.deployment}: {s.payload['summary']}" for s in ended],
                 health=health,
-                extra_health=self._dead_letters(since=window),
+                extra_health=self._dead_letters(receiver, since=window),
                 horizon_days=self.settings.notify.digest_horizon_days,
             )
         )
         return plan.Outgoing(target, f"digest:{week}", f"digest {week}", {"digest": digest.to_payload()})
 
-    def _dead_letters(self, *, since: datetime) -> list[str]:
-        # each digest reports the deliveries that died since the one before, not all of history;
-        # one claimed earlier may have died up to the give-up age later
+    def _dead_letters(self, receiver: str, *, since: datetime) -> list[str]:
+        # each digest reports its own receiver's deliveries that died since the one before, not
+        # all of history nor another team's; one claimed earlier may have died up to the give-up
+        # age later
         cutoff = since - timedelta(hours=self.settings.notify.give_up_hours)
-        dead = [r for r in self.store.records(state="dead") if r.created_at >= cutoff]
+        dead = [
+            r
+            for r in self.store.records(state="dead")
+            if r.created_at >= cutoff and r.target.startswith(f"{receiver}/")
+        ]
         return [f"delivery to {r.target} dead-lettered ({r.key}): {r.last_error}" for r in dead[-20:]]
