@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -196,25 +193,6 @@ def test_overlong_note_is_refused_before_the_database_is_touched(tmp_path: Path)
 
 
 # --- 6. --config must name a regular file -----------------------------------------------------
-
-
-@pytest.fixture
-def fifo(tmp_path: Path) -> Iterator[Path]:
-    """A FIFO; if a reader ever blocks on it, a writer opens and closes it after 5 s (no hang)."""
-    path = tmp_path / "fifo.yaml"
-    os.mkfifo(path)
-    done = threading.Event()
-
-    def unblock() -> None:
-        if not done.wait(5):
-            with contextlib.suppress(OSError):  # ENXIO: no reader is blocked, nothing to free
-                os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
-
-    thread = threading.Thread(target=unblock, daemon=True)
-    thread.start()
-    yield path
-    done.set()
-    thread.join()
 
 
 def test_config_that_is_not_a_regular_file_is_refused_quickly(tmp_path: Path, fifo: Path) -> None:

@@ -7,13 +7,9 @@ traceback), and no message ever shows a secret. Secrets in these tests carry the
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import threading
 import time
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -573,25 +569,6 @@ def test_non_utf8_config_file_is_refused(tmp_path: Path) -> None:
 
 
 # --- 6. only regular files, and not too large ----------------------------------------------------
-
-
-@pytest.fixture
-def fifo(tmp_path: Path) -> Iterator[Path]:
-    """A FIFO; if a reader ever blocks on it, a writer opens and closes it after 5 s (no hang)."""
-    path = tmp_path / "fifo"
-    os.mkfifo(path)
-    done = threading.Event()
-
-    def unblock() -> None:
-        if not done.wait(5):
-            with contextlib.suppress(OSError):  # ENXIO: no reader is blocked, nothing to free
-                os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
-
-    thread = threading.Thread(target=unblock, daemon=True)
-    thread.start()
-    yield path
-    done.set()
-    thread.join()
 
 
 NOT_REGULAR = "is not a regular file (a device, FIFO or directory); name a plain file"
