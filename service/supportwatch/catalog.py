@@ -230,9 +230,11 @@ class Catalog:
 
     def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
         """The answer for ``key``, computed once per catalog (one catalog is one day's releases)."""
-        if key not in self.memo:
-            self.memo[key] = compute()
-        return cast(T, self.memo[key])
+        try:
+            return cast(T, self.memo[key])
+        except KeyError:
+            value = self.memo[key] = compute()
+            return value
 
     def window(self, version: AgentVersion) -> MinorWindow | None:
         return self.windows.get(version.minor_key)

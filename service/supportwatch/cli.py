@@ -6,6 +6,7 @@ config error (the message names the key path and the bad value).
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -107,9 +108,13 @@ def main_options(
 def _settings(ctx: typer.Context) -> Settings:
     path = ctx.ensure_object(Context).config_path
     try:
-        return load_settings(path)
+        settings = load_settings(path)
     except ConfigError as exc:
         _fail(f"config {path}: {exc}")
+    # The settings live as long as the process: keep the cyclic collector from re-scanning them
+    # (and the modules) on every collection; for a large fleet that scanning cost a fifth of `check`.
+    gc.freeze()
+    return settings
 
 
 def _sqlite_folder(database_url: str) -> None:

@@ -895,6 +895,9 @@ def _interpolate(value: Any, path: Loc, base: Path, seen: _Seen, secret: bool = 
 
 
 def _substitute(value: str, path: Loc, seen: _Seen, secret: bool = False) -> str:
+    if "$" not in value:  # nearly every value of a large fleet: skip the pattern
+        return value
+
     def replace(match: re.Match[str]) -> str:
         name = match[1]
         if name not in os.environ:
