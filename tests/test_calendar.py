@@ -15,9 +15,9 @@ from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport, evaluate
 from supportwatch.cli import app
 from supportwatch.config import StaticSource, load_settings
-from supportwatch.models import Release
 from supportwatch.policy import MaintenancePolicy, MinorWindow, minor_windows
 from supportwatch.sources.static import static_releases
+from supportwatch.values import Release
 from supportwatch.versions import AgentVersion
 
 FIXTURE = Path(__file__).parent / "fixtures" / "every-finding.yaml"

@@ -9,8 +9,8 @@ from packaging.specifiers import SpecifierSet
 from supportwatch.catalog import Catalog
 from supportwatch.checks import evaluate, evaluate_one, worst
 from supportwatch.compatibility import ChartUpgrade, CompatRule, Incompatibility, Rules
-from supportwatch.models import Deployment, FindingKind, Release, Severity
 from supportwatch.policy import MaintenancePolicy, SupportState
+from supportwatch.values import Deployment, FindingKind, Release, Severity
 from supportwatch.versions import AgentVersion, ImageRef, RuntimeVersion
 
 REPO = "images.astronomer.cloud/baseimages/astro-remote-execution-agent"

@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 from supportwatch.checks import evaluate
 from supportwatch.cli import app
 from supportwatch.config import StaticSource, load_settings
-from supportwatch.models import Release
 from supportwatch.report import check_document, check_json_chunks
 from supportwatch.service import Service
 from supportwatch.sources.static import static_releases
+from supportwatch.values import Release
 
 FIXTURE = Path(__file__).parent / "fixtures" / "every-finding.yaml"
 DEPLOYMENT_KINDS = {

@@ -19,12 +19,12 @@ from packaging.specifiers import SpecifierSet
 from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport, evaluate_one
 from supportwatch.compatibility import CompatRule, Rules
-from supportwatch.models import Deployment, Release
 from supportwatch.notify.digest import DigestInputs, build_digest, digest_lines
 from supportwatch.notify.email import render_email
 from supportwatch.notify.message import Message, Notice, slack_payload
 from supportwatch.policy import MaintenancePolicy
 from supportwatch.report import check_document, check_table
+from supportwatch.values import Deployment, Release
 from supportwatch.versions import AgentVersion, ImageRef, RuntimeVersion
 
 GOLDEN = Path(__file__).parent / "golden"

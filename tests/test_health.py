@@ -8,8 +8,8 @@ from sqlalchemy import Engine
 
 from supportwatch.config import SourceHealthSettings
 from supportwatch.health import date_conflict_findings, stale_findings
-from supportwatch.models import FindingKind, Observation, Severity, SourceState
 from supportwatch.store import Store
+from supportwatch.values import FindingKind, Observation, Severity, SourceState
 
 NOW = datetime(2026, 7, 23, 12, tzinfo=UTC)
 HEALTH = SourceHealthSettings()

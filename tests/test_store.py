@@ -4,8 +4,8 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine
 
-from supportwatch.models import Release
 from supportwatch.store import Store
+from supportwatch.values import Release
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
 T1 = datetime(2026, 11, 2, 12, tzinfo=UTC)

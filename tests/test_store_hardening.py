@@ -11,18 +11,9 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
-from supportwatch.models import (
-    ETAG_MAX,
-    URL_MAX,
-    Ack,
-    FindingStateRow,
-    ObservationRow,
-    Release,
-    ReleaseRow,
-    SourceState,
-    SourceStateRow,
-)
 from supportwatch.store import NotifyStore, Store
+from supportwatch.tables import FindingStateRow, ObservationRow, ReleaseRow, SourceStateRow
+from supportwatch.values import ETAG_MAX, URL_MAX, Ack, Release, SourceState
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
 T1 = datetime(2026, 11, 2, 12, tzinfo=UTC)

@@ -15,10 +15,10 @@ from packaging.specifiers import SpecifierSet
 from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport, evaluate_one
 from supportwatch.compatibility import ChartUpgrade, CompatRule, Rules
-from supportwatch.models import Deployment, FindingKind, Release, Severity
 from supportwatch.policy import MaintenancePolicy, SupportState
 from supportwatch.report import check_document, check_table
 from supportwatch.target import FIXABLE
+from supportwatch.values import Deployment, FindingKind, Release, Severity
 from supportwatch.versions import AgentVersion, ImageRef, RuntimeVersion
 
 REPO = "images.astronomer.cloud/baseimages/astro-remote-execution-agent"

@@ -18,9 +18,9 @@ from packaging.specifiers import SpecifierSet
 from supportwatch.catalog import Catalog
 from supportwatch.checks import evaluate_one, raw_findings
 from supportwatch.compatibility import ChartUpgrade, CompatRule, Incompatibility, Rules
-from supportwatch.models import Deployment, Release
 from supportwatch.policy import MaintenancePolicy
 from supportwatch.target import FIXABLE, fixable
+from supportwatch.values import Deployment, Release
 from supportwatch.versions import AgentVersion, ImageRef, ImageTag, RuntimeVersion
 
 REPO = "images.astronomer.cloud/baseimages/astro-remote-execution-agent"

@@ -25,8 +25,8 @@ from typing import Any, TypeVar, cast
 
 from supportwatch.compatibility import Rules, chart_admits
 from supportwatch.errors import VersionError
-from supportwatch.models import Release
 from supportwatch.policy import MaintenancePolicy, MinorWindow, minor_windows
+from supportwatch.values import Release
 from supportwatch.versions import AgentVersion, ImageTag, RuntimeVersion
 
 T = TypeVar("T")

@@ -24,10 +24,10 @@ from datetime import UTC, date, datetime, tzinfo
 
 from supportwatch.catalog import Catalog, Maintenance
 from supportwatch.compatibility import Rules, agents_for, chart_admits, incompatible
-from supportwatch.models import Deployment, Finding, FindingKind, Release, Severity
 from supportwatch.policy import MaintenancePolicy, MinorWindow, SupportState, reminder_rung
 from supportwatch.target import FIXABLE, STAY, Target, choose_target
 from supportwatch.upgrade import Step, plan_steps, target_remedy
+from supportwatch.values import Deployment, Finding, FindingKind, Release, Severity
 from supportwatch.versions import AgentVersion, ImageTag, minor_label
 from supportwatch.wording import since, until
 

@@ -33,7 +33,6 @@ from supportwatch.config import (
     render_database_url,
 )
 from supportwatch.errors import ConfigError, SchedulerLocked, StoreError
-from supportwatch.models import Severity, clean_text
 from supportwatch.report import (
     check_document,
     check_json_chunks,
@@ -43,6 +42,7 @@ from supportwatch.report import (
     releases_table,
 )
 from supportwatch.service import Service
+from supportwatch.values import Severity, clean_text
 from supportwatch.wording import count
 
 if TYPE_CHECKING:

@@ -41,8 +41,8 @@ from sqlalchemy.engine import make_url
 
 from supportwatch.compatibility import ChartUpgrade, CompatRule, Incompatibility, Rules
 from supportwatch.errors import ConfigError
-from supportwatch.models import Deployment
 from supportwatch.policy import MaintenancePolicy
+from supportwatch.values import Deployment
 from supportwatch.versions import AgentVersion, ImageRef, ImageTag, RuntimeVersion
 
 SECRET_KEYS = frozenset({"password", "token", "webhook_url", "database_url"})
@@ -265,7 +265,7 @@ DEFAULT_CHART_UPGRADES = [
 
 
 class StaticRelease(_Model):
-    # the lengths are the catalog's columns (models.py)
+    # the lengths are the catalog's columns (tables.py)
     component: Literal["agent", "chart", "runtime"]
     version: str = Field(max_length=64)
     released_on: date | None = None

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 
 from supportwatch.config import SourceHealthSettings
-from supportwatch.models import Finding, FindingKind, Observation, Severity, SourceState
+from supportwatch.values import Finding, FindingKind, Observation, Severity, SourceState
 
 
 def stale_findings(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 
 from supportwatch.catalog import Catalog
-from supportwatch.models import Deployment
+from supportwatch.values import Deployment
 from supportwatch.versions import ImageTag, PythonVersion, RuntimeVersion
 
 

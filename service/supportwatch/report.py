@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport
-from supportwatch.models import Component, Finding, Release
 from supportwatch.remedy import tag_reference
+from supportwatch.values import Component, Finding, Release
 
 if TYPE_CHECKING:
     from supportwatch.service import PollOutcome

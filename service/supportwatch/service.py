@@ -19,9 +19,9 @@ from supportwatch.config import Settings, StaticSource
 from supportwatch.errors import ConfigError, SourceError, StoreError
 from supportwatch.health import date_conflict_findings, stale_findings
 from supportwatch.migrations import current_revision, head_revision, upgrade
-from supportwatch.models import Ack, Component, DeliveryRecord, Finding, Release, SourceState
 from supportwatch.sources.static import static_releases
 from supportwatch.store import NotifyStore, Store, create_engine_for
+from supportwatch.values import Ack, Component, DeliveryRecord, Finding, Release, SourceState
 
 # The HTTP client, the source parsers and the notifiers are imported where they are used:
 # `check` is a CI gate run on every pipeline, and it needs none of them.

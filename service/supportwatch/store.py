@@ -7,7 +7,7 @@ stops listing a version leaves its rows in place.
 Rows are created insert-or-nothing (``ON CONFLICT DO NOTHING``, then read back) and source
 states upserted, on SQLite and PostgreSQL alike, so two processes recording the same facts at
 the same moment both succeed. Every value is bounded to its column before it is written
-(``models.storable``): a release that does not fit is refused and named in
+(``values.storable``): a release that does not fit is refused and named in
 ``RecordResult.refused``, an over-long validator is dropped; a value the database still
 refuses raises ``RecordRefused``, a ``SourceError``, so it fails that source, not the poll.
 """
@@ -28,25 +28,27 @@ from sqlalchemy.exc import DataError
 from sqlmodel import Session, col, select
 
 from supportwatch.errors import SourceError
-from supportwatch.models import (
+from supportwatch.tables import (
+    AckRow,
+    DeliveryRow,
+    FindingStateRow,
+    ObservationRow,
+    ReleaseRow,
+    SourceStateRow,
+)
+from supportwatch.values import (
     ERROR_MAX,
     ETAG_MAX,
     LAST_MODIFIED_MAX,
     URL_MAX,
     Ack,
-    AckRow,
     Claim,
     Component,
     DeliveryRecord,
-    DeliveryRow,
     FindingState,
-    FindingStateRow,
     Observation,
-    ObservationRow,
     Release,
-    ReleaseRow,
     SourceState,
-    SourceStateRow,
     clean_text,
     storable,
 )

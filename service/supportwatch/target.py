@@ -22,9 +22,9 @@ from dataclasses import dataclass, replace
 
 from supportwatch.catalog import Catalog
 from supportwatch.compatibility import Rules, chart_admits, incompatible
-from supportwatch.models import Deployment, Finding, FindingKind, Severity
 from supportwatch.policy import reminder_rung
 from supportwatch.remedy import best_tag, lowest_tag_above, pinned_equivalent
+from supportwatch.values import Deployment, Finding, FindingKind, Severity
 from supportwatch.versions import AgentVersion, ImageRef, ImageTag, PythonVersion, RuntimeVersion
 
 FIXABLE: frozenset[FindingKind] = frozenset(

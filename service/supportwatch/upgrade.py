@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 from supportwatch.catalog import Catalog
 from supportwatch.compatibility import Rules, chart_admits
-from supportwatch.models import Deployment
 from supportwatch.remedy import best_tag, pinned_equivalent, tag_reference
 from supportwatch.target import Target
+from supportwatch.values import Deployment
 from supportwatch.versions import AgentVersion, ImageTag, RuntimeVersion
 
 CHART_REPO = "astronomer/astro-remote-execution-agent"

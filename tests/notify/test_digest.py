@@ -8,11 +8,11 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
-from supportwatch.models import Finding, FindingKind, Severity
 from supportwatch.notify.digest import due_week, iso_week
 from supportwatch.notify.wiring import NotifyRuntime
 from supportwatch.service import Service
 from supportwatch.store import NotifyStore
+from supportwatch.values import Finding, FindingKind, Severity
 
 from .loopback import IMAGE, ROUTE, FakeTime, SlackServer, SmtpServer, make_settings, slack_receiver
 

@@ -28,7 +28,6 @@ from sqlmodel import Session
 from sources.httpserver import Server, Sleeps, fixture_bytes, loopback_settings, reply, static, status
 from supportwatch.config import HttpSettings, Settings
 from supportwatch.errors import SourceError
-from supportwatch.models import ObservationRow, ReleaseRow, SourceState, SourceStateRow
 from supportwatch.service import Service
 from supportwatch.sources.astro_updates import parse_astro_updates
 from supportwatch.sources.base import HttpSource, Parsed, accept
@@ -43,6 +42,8 @@ from supportwatch.sources.http import (
     make_client,
 )
 from supportwatch.store import Store
+from supportwatch.tables import ObservationRow, ReleaseRow, SourceStateRow
+from supportwatch.values import SourceState
 
 PUBLIC = "93.184.216.34"  # never connected to: the recording backend refuses it
 T0 = datetime(2026, 7, 23, 8, tzinfo=UTC)
@@ -499,8 +500,8 @@ def test_a_parser_bug_is_a_source_error_not_a_crash(server: Server) -> None:
 
 def test_accept_keeps_the_poll_s_now() -> None:
     # the window moves with the poll's now, not with the wall clock
-    from supportwatch.models import Release  # noqa: PLC0415
     from supportwatch.sources.base import SourceResult  # noqa: PLC0415
+    from supportwatch.values import Release  # noqa: PLC0415
 
     later = SourceResult("https://x.invalid/", (Release("agent", "3.0.0", date(2030, 1, 1)),))
     assert accept(later, now=datetime(2029, 6, 1, tzinfo=UTC), fetched_from="https://x.invalid/").refused == 0

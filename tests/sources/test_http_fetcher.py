@@ -13,7 +13,6 @@ from pydantic import SecretStr
 
 from sources.httpserver import Server, Sleeps, loopback_settings, reply, sequence, static, status
 from supportwatch.errors import SourceError
-from supportwatch.models import SourceState
 from supportwatch.sources.base import HttpSource, Parsed
 from supportwatch.sources.http import (
     Fetched,
@@ -25,6 +24,7 @@ from supportwatch.sources.http import (
     refused_reason,
     retry_after_seconds,
 )
+from supportwatch.values import SourceState
 
 BODY = b'{"clientVersions": {}}'
 

@@ -12,10 +12,10 @@ import yaml
 
 from sources.httpserver import fixture_bytes
 from supportwatch.errors import SourceError, SourceRejected
-from supportwatch.models import Release
 from supportwatch.sources.astro_updates import parse_astro_updates
 from supportwatch.sources.feed import parse_feed
 from supportwatch.sources.helm import parse_helm_index
+from supportwatch.values import Release
 
 CHART = "astro-remote-execution-agent"
 

@@ -19,11 +19,11 @@ from supportwatch.cli import app
 from supportwatch.config import Settings
 from supportwatch.errors import ConfigError
 from supportwatch.migrations import upgrade
-from supportwatch.models import FindingKind
 from supportwatch.service import Service
 from supportwatch.sources.base import HttpSource, Parsed
 from supportwatch.sources.http import Fetcher
 from supportwatch.store import Store, create_engine_for
+from supportwatch.values import FindingKind
 
 T0 = datetime(2026, 7, 23, 8, tzinfo=UTC)
 CHART = "astro-remote-execution-agent"

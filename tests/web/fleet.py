@@ -10,9 +10,9 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from supportwatch.config import Settings
-from supportwatch.models import SourceState
 from supportwatch.service import Service
 from supportwatch.store import NotifyStore
+from supportwatch.values import SourceState
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "every-finding.yaml"
 NOW = datetime(2026, 8, 1, 9, 0, tzinfo=UTC)

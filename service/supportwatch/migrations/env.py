@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Engine
 from sqlmodel import SQLModel
 
-from supportwatch import models  # noqa: F401 - registers the tables on SQLModel.metadata
+from supportwatch import tables  # noqa: F401 - registers the tables on SQLModel.metadata
 
 engine: Engine = context.config.attributes["engine"]
 with engine.begin() as connection:

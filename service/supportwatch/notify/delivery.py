@@ -26,7 +26,6 @@ from itertools import zip_longest
 
 from supportwatch.config import NotifySettings, redact_url
 from supportwatch.errors import PermanentDeliveryError
-from supportwatch.models import Claim
 from supportwatch.notify.base import KeyedNotifier, Outcome, redact
 from supportwatch.notify.classify import backoff
 from supportwatch.notify.digest import Digest
@@ -34,6 +33,7 @@ from supportwatch.notify.message import Message, Notice, plain_text
 from supportwatch.notify.plan import Outgoing
 from supportwatch.notify.wiring import Integration
 from supportwatch.store import NotifyStore
+from supportwatch.values import Claim
 
 logger = logging.getLogger("supportwatch.notify.delivery")
 

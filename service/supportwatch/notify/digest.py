@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 from supportwatch.checks import DeploymentReport
-from supportwatch.models import Finding, Release
 from supportwatch.report import end_text, target_text
+from supportwatch.values import Finding, Release
 from supportwatch.wording import until
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")

@@ -12,13 +12,13 @@ from datetime import datetime, timedelta
 from supportwatch.checks import DeploymentReport
 from supportwatch.config import Settings
 from supportwatch.errors import ConfigError
-from supportwatch.models import Finding, FindingState, Release
 from supportwatch.notify import plan
 from supportwatch.notify.delivery import Delivery, DeliveryReport
 from supportwatch.notify.digest import DigestInputs, build_digest, due_week, iso_week
 from supportwatch.notify.message import Notice
 from supportwatch.notify.wiring import NotifyRuntime, build_integrations, secrets
 from supportwatch.store import NotifyStore
+from supportwatch.values import Finding, FindingState, Release
 
 
 class Notifications:

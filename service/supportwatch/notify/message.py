@@ -14,9 +14,9 @@ from datetime import date
 from typing import Any, Literal
 
 from supportwatch.checks import DeploymentReport
-from supportwatch.models import Finding
 from supportwatch.notify.digest import Digest, digest_lines
 from supportwatch.report import end_text, state_text
+from supportwatch.values import Finding
 from supportwatch.wording import until
 
 Status = Literal["firing", "resolved"]

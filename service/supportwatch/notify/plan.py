@@ -20,8 +20,8 @@ from typing import Any
 
 from supportwatch.checks import DeploymentReport
 from supportwatch.config import ReceiverSettings, Settings
-from supportwatch.models import Finding, FindingState
 from supportwatch.notify.message import Notice
+from supportwatch.values import Finding, FindingState
 
 CONSOLE = "console"
 _FAMILIES = {"maintenance_ending": "maintenance", "end_of_maintenance": "maintenance"}

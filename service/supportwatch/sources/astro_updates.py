@@ -20,8 +20,8 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from supportwatch.errors import SourceError, VersionError
-from supportwatch.models import Release, clean_text
 from supportwatch.sources.base import Parsed, add_earliest
+from supportwatch.values import Release, clean_text
 from supportwatch.versions import AgentVersion, ImageTag, RuntimeVersion
 
 _KEYS = {"agent": "clientVersions", "runtime": "runtimeVersionsV3"}

@@ -22,7 +22,8 @@ from typing import Protocol
 from pydantic import SecretStr
 
 from supportwatch.errors import SourceError, SourceRejected
-from supportwatch.models import (
+from supportwatch.sources.http import Fetcher, NotModified, Validators, display, same_origin
+from supportwatch.values import (
     ERROR_MAX,
     ETAG_MAX,
     LAST_MODIFIED_MAX,
@@ -32,7 +33,6 @@ from supportwatch.models import (
     clean_text,
     storable,
 )
-from supportwatch.sources.http import Fetcher, NotModified, Validators, display, same_origin
 
 logger = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from typing import Any
 import feedparser
 
 from supportwatch.errors import SourceError, VersionError
-from supportwatch.models import Component, Release, clean_text
 from supportwatch.sources.base import Parsed, add_earliest
+from supportwatch.values import Component, Release, clean_text
 from supportwatch.versions import AgentVersion, RuntimeVersion
 
 SEMVER_IN_TEXT = r"(?<![\w.])v?\d+\.\d+\.\d+(?:-[0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*)?(?![\w.])"

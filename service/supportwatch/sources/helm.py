@@ -21,8 +21,8 @@ from typing import Any
 import yaml
 
 from supportwatch.errors import SourceError, SourceRejected, VersionError
-from supportwatch.models import APP_VERSION_MAX, Release, clean_text
 from supportwatch.sources.base import Parsed, add_earliest
+from supportwatch.values import APP_VERSION_MAX, Release, clean_text
 from supportwatch.versions import AgentVersion
 
 _TOP_KEY = re.compile(rb"^([A-Za-z_][\w-]*):", re.MULTILINE)

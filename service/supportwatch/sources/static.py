@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from supportwatch.config import StaticSource
-from supportwatch.models import Release
+from supportwatch.values import Release
 
 
 def static_releases(source: StaticSource) -> list[Release]:

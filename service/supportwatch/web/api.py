@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from supportwatch.models import Component, SourceState
 from supportwatch.report import check_document, releases_document
 from supportwatch.sources.http import display
+from supportwatch.values import Component, SourceState
 from supportwatch.web.state import WebState, team_reports, web_state
 
 router = APIRouter(prefix="/api/v1", tags=["api"])

@@ -18,8 +18,8 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from supportwatch.calendar import effective_windows, known_teams
 from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport, evaluation_day
-from supportwatch.models import DeliveryRecord, Finding
 from supportwatch.report import end_text, target_text
+from supportwatch.values import DeliveryRecord, Finding
 from supportwatch.versions import minor_label
 from supportwatch.web.state import WebState, team_reports, web_state
 

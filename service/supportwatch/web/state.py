@@ -15,10 +15,10 @@ from sqlalchemy.engine import URL, make_url
 from supportwatch.calendar import known_teams
 from supportwatch.checks import DeploymentReport
 from supportwatch.config import Settings
-from supportwatch.models import Finding
 from supportwatch.notify.base import redact
 from supportwatch.notify.wiring import secrets
 from supportwatch.service import Service
+from supportwatch.values import Finding
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,170 @@
+"""The persisted tables (SQLModel): only the store modules import them.
+
+Each table holds a value of ``values.py``; the column lengths are the bounds ``values.storable``
+applies before anything is stored.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Dialect, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+from supportwatch.values import (
+    APP_VERSION_MAX,
+    CHANNEL_MAX,
+    COMPONENT_MAX,
+    ERROR_MAX,
+    ETAG_MAX,
+    LAST_MODIFIED_MAX,
+    SOURCE_NAME_MAX,
+    URL_MAX,
+    VERSION_MAX,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite keeps no offset, so store naive UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}; supportwatch stores aware UTC datetimes only")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utc_column(*, nullable: bool = False) -> Any:
+    """A column of aware UTC datetimes."""
+    return Column(UTCDateTime(), nullable=nullable)
+
+
+class ReleaseRow(SQLModel, table=True):
+    """The reconciled catalog: one row per (component, version), never deleted."""
+
+    __tablename__ = "release"
+    __table_args__ = (UniqueConstraint("component", "version", name="uq_release_component_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    component: str = Field(max_length=COMPONENT_MAX, index=True)
+    version: str = Field(max_length=VERSION_MAX)
+    released_on: date | None = None
+    app_version: str | None = Field(default=None, max_length=APP_VERSION_MAX)
+    channel: str = Field(default="stable", max_length=CHANNEL_MAX)
+    yanked: bool = False
+    image_tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    first_seen_at: datetime = Field(sa_column=utc_column())
+    updated_at: datetime = Field(sa_column=utc_column())
+
+
+class ObservationRow(SQLModel, table=True):
+    """Provenance: what each source last claimed about each version, and when."""
+
+    __tablename__ = "release_observation"
+    __table_args__ = (
+        UniqueConstraint("component", "version", "source", name="uq_observation_component_version_source"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    component: str = Field(max_length=COMPONENT_MAX)
+    version: str = Field(max_length=VERSION_MAX)
+    source: str = Field(max_length=SOURCE_NAME_MAX, index=True)
+    url: str | None = Field(default=None, max_length=URL_MAX)
+    released_on: date | None = None
+    app_version: str | None = Field(default=None, max_length=APP_VERSION_MAX)
+    channel: str = Field(default="stable", max_length=CHANNEL_MAX)
+    yanked: bool = False
+    image_tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    first_seen_at: datetime = Field(sa_column=utc_column())
+    seen_at: datetime = Field(sa_column=utc_column())
+
+
+class SourceStateRow(SQLModel, table=True):
+    """One row per source: validators for conditional GET and data health."""
+
+    __tablename__ = "source_state"
+
+    name: str = Field(primary_key=True, max_length=SOURCE_NAME_MAX)
+    configured_url: str | None = Field(default=None, max_length=URL_MAX)
+    url: str | None = Field(default=None, max_length=URL_MAX)
+    etag: str | None = Field(default=None, max_length=ETAG_MAX)
+    last_modified: str | None = Field(default=None, max_length=LAST_MODIFIED_MAX)
+    last_attempt_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_success_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    consecutive_failures: int = 0
+    last_error: str | None = Field(default=None, max_length=ERROR_MAX)
+    disabled: bool = False
+    release_count: int = 0
+
+
+class DeliveryRow(SQLModel, table=True):
+    """The delivery log: one row per (target, key); the unique key makes a double send impossible.
+
+    ``target`` is ``receiver/integration`` (``data-platform/slack``); ``key`` is a finding's
+    dedup key (``:repeat-N`` for critical re-sends), ``resolved:<dedup_key>`` or
+    ``digest:<ISO week>``. ``state`` is claimed, sent, retry or dead; ``payload`` holds what to
+    send, so a retry or a resumed claim re-sends exactly the original message.
+    """
+
+    __tablename__ = "delivery"
+    __table_args__ = (UniqueConstraint("target", "key", name="uq_delivery_target_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    target: str = Field(max_length=160)
+    key: str = Field(max_length=512)
+    state: str = Field(max_length=16, index=True)
+    attempts: int = 0
+    created_at: datetime = Field(sa_column=utc_column())
+    next_attempt_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    lease_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_error: str | None = Field(default=None, max_length=2000)
+    summary: str = Field(default="", max_length=512)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class AckRow(SQLModel, table=True):
+    """An acknowledged finding: silenced until ``until`` (or forever if None) or until its key changes."""
+
+    __tablename__ = "ack"
+    __table_args__ = (UniqueConstraint("dedup_key", name="uq_ack_dedup_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str = Field(max_length=512)
+    until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    created_at: datetime = Field(sa_column=utc_column())
+    note: str = Field(default="", max_length=512)
+
+
+class FindingStateRow(SQLModel, table=True):
+    """Every finding seen by a notify or digest run: open (resolved_at None) or resolved.
+
+    ``superseded`` marks a finding replaced by another of the same family on the same
+    deployment (rung 30 -> rung 14): it ended, but nothing was fixed, so no "resolved" goes out.
+    """
+
+    __tablename__ = "finding_state"
+    __table_args__ = (UniqueConstraint("dedup_key", name="uq_finding_state_dedup_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedup_key: str = Field(max_length=512)
+    kind: str = Field(max_length=32)
+    severity: str = Field(max_length=16)
+    deployment: str = Field(max_length=128, index=True)
+    team: str = Field(max_length=128)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    first_seen_at: datetime = Field(sa_column=utc_column())
+    last_seen_at: datetime = Field(sa_column=utc_column())
+    resolved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    superseded: bool = False
+    # how many times the finding came back after it was resolved: each episode is announced
+    episode: int = 0
