@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine with Python 3.11+:
 #   make run    the service (scheduler + HTTP on 127.0.0.1:8080) on the bundled config, SQLite under var/
-#   make test   every check and test: ruff, ruff format --check, mypy strict, pytest
+#   make test   every check and test: ruff, ruff format --check, the import contracts, mypy strict
+#               (package and tests), pytest with a coverage floor
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -21,9 +22,10 @@ run: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check service tests bench
 	$(BIN)/ruff format --check service tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy
+	$(BIN)/mypy service/supportwatch tests
 
 # PostgreSQL from Debian's packages: the tests start a throwaway server on 127.0.0.1.
 postgres:
@@ -32,7 +34,7 @@ postgres:
 	  else echo "PostgreSQL server binaries missing: sudo apt-get install postgresql" >&2; exit 1; fi; }
 
 pytest: $(STAMP) postgres
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --cov --cov-report=term
 
 test: lint typecheck pytest
 

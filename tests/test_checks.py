@@ -7,7 +7,7 @@ import pytest
 from packaging.specifiers import SpecifierSet
 
 from supportwatch.catalog import Catalog
-from supportwatch.checks import evaluate, evaluate_one, worst
+from supportwatch.checks import DeploymentReport, evaluate, evaluate_one, worst
 from supportwatch.compatibility import ChartUpgrade, CompatRule, Incompatibility, Rules
 from supportwatch.policy import MaintenancePolicy, SupportState
 from supportwatch.values import Deployment, FindingKind, Release, Severity
@@ -82,12 +82,12 @@ def run(
     today: date,
     releases: list[Release] | None = None,
     policy: MaintenancePolicy = POLICY,
-):
+) -> DeploymentReport:
     catalog = Catalog.build(releases if releases is not None else RELEASES, policy=policy, today=today)
     return evaluate_one(deployment, catalog, RULES)
 
 
-def kinds(report) -> set[str]:  # type: ignore[no-untyped-def]
+def kinds(report: DeploymentReport) -> set[str]:
     return {finding.kind.value for finding in report.findings}
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Engine
 
 from supportwatch.config import SourceHealthSettings
-from supportwatch.health import date_conflict_findings, stale_findings
+from supportwatch.health import StaleAfter, date_conflict_findings, stale_findings
 from supportwatch.store import Store
 from supportwatch.values import FindingKind, Observation, Severity, SourceState
 
@@ -40,6 +40,25 @@ def test_no_success_for_too_long_is_stale() -> None:
     assert "over 24 hours" in finding.summary
     custom = SourceHealthSettings(stale_hours=48)
     assert stale_findings([state], custom, now=NOW) == []
+
+
+def test_a_source_that_never_answered_is_stale_after_its_first_failed_poll() -> None:
+    # a first run offline: no good data at all, so no grace of three failures
+    state = _state(consecutive_failures=1, last_attempt_at=NOW, last_error="connection refused")
+    [finding] = stale_findings([state], HEALTH, now=NOW)
+    assert finding.dedup_key == "source_stale:agent-versions"
+    assert "has never answered successfully (poll failed)" in finding.summary
+    assert "connection refused" in finding.summary
+    [again] = stale_findings([_state(consecutive_failures=2)], HEALTH, now=NOW)
+    assert "(2 polls failed)" in again.summary
+    # not yet polled: nothing known either way, no finding
+    assert stale_findings([_state()], HEALTH, now=NOW) == []
+
+
+def test_the_rules_take_plain_values() -> None:
+    state = _state(consecutive_failures=2, last_success_at=NOW)
+    assert stale_findings([state], StaleAfter(stale_failures=3), now=NOW) == []
+    assert len(stale_findings([state], StaleAfter(stale_failures=2), now=NOW)) == 1
 
 
 def _obs(source: str, day: date | None, version: str = "1.6.0") -> Observation:

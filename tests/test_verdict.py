@@ -54,7 +54,7 @@ def dep(tag: str, *, chart: str | None = None, orch: str | None = None, **extra:
         image=ImageRef.parse(f"{REPO}:{tag}"),
         chart_version=AgentVersion.parse(chart) if chart else None,
         orchestration_runtime=RuntimeVersion.parse(orch) if orch else None,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 

@@ -90,7 +90,8 @@ def deployments(draw: st.DrawFn, releases: list[Release]) -> Deployment:
             ]
         )
     )
-    tag = draw(st.sampled_from(known)) if known and draw(st.booleans()) else made_up
+    use_known = bool(known) and draw(st.booleans())
+    tag = draw(st.sampled_from(known)) if use_known else made_up
     chart = draw(st.sampled_from([None, "1.5.0", "2.0.0", "2.1.0"]))
     orch = draw(st.sampled_from([None, *RUNTIMES]))
     digest = f"@sha256:{'c' * 64}" if draw(st.integers(0, 4)) == 0 else ""

@@ -7,20 +7,38 @@ the ``dedup_key`` is derived from the facts only, so the same facts give the sam
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Protocol
 
-from supportwatch.config import SourceHealthSettings
 from supportwatch.values import Finding, FindingKind, Observation, Severity, SourceState
 
 
-def stale_findings(
-    states: Iterable[SourceState], settings: SourceHealthSettings, *, now: datetime
-) -> list[Finding]:
-    """A ``source_stale`` finding per source that is disabled, failing, or silent too long."""
+class Staleness(Protocol):
+    """When a source that has answered before counts as stale (the ``source_health`` settings)."""
+
+    @property
+    def stale_failures(self) -> int: ...
+
+    @property
+    def stale_hours(self) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StaleAfter:
+    """A ``Staleness`` as a plain value."""
+
+    stale_failures: int = 3
+    stale_hours: float = 24.0
+
+
+def stale_findings(states: Iterable[SourceState], settings: Staleness, *, now: datetime) -> list[Finding]:
+    """A ``source_stale`` finding per source that is disabled, has never answered, or is failing
+    or silent too long."""
     return [finding for state in states if (finding := _stale(state, settings, now)) is not None]
 
 
-def _stale(state: SourceState, settings: SourceHealthSettings, now: datetime) -> Finding | None:
+def _stale(state: SourceState, settings: Staleness, now: datetime) -> Finding | None:
     last = state.last_success_at.isoformat(timespec="minutes") if state.last_success_at else "never"
     error = f" Last error: {state.last_error}" if state.last_error else ""
     silent = state.last_success_at is not None and now - state.last_success_at > timedelta(
@@ -29,6 +47,11 @@ def _stale(state: SourceState, settings: SourceHealthSettings, now: datetime) ->
     if state.disabled:
         why = "is disabled after an HTTP 410 Gone"
         remedy = f"Point source {state.name!r} at the feed's new url in the config; polling resumes then."
+    elif state.last_success_at is None and state.consecutive_failures > 0:
+        # no good data from it at all: said at once, not after the failures a flaky source is allowed
+        polls = "poll" if state.consecutive_failures == 1 else f"{state.consecutive_failures} polls"
+        why = f"has never answered successfully ({polls} failed)"
+        remedy = f"Check source {state.name!r}: its url, network and token; until it answers, its releases are unknown."
     elif state.consecutive_failures >= settings.stale_failures:
         why = f"failed {state.consecutive_failures} polls in a row (last success: {last})"
         remedy = f"Check source {state.name!r}: its url, network and token; the last good data is kept."
