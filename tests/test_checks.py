@@ -333,7 +333,7 @@ def test_evaluate_uses_the_configured_time_zone_day() -> None:
     assert berlin.state is SupportState.UNMAINTAINED
     assert worst([berlin]) is Severity.CRITICAL
     with pytest.raises(ValueError, match="naive"):
-        evaluate([deployment], RELEASES, POLICY, rules=RULES, now=datetime(2026, 1, 1))
+        evaluate([deployment], RELEASES, POLICY, rules=RULES, now=datetime(2026, 1, 1))  # noqa: DTZ001 - the naive time is refused
 
 
 def test_catalog_skips_unparseable_versions() -> None:
