@@ -279,3 +279,44 @@ def test_postgres_exactly_one_leader_and_a_dead_leaders_lock_is_released(postgre
         first.release()
         second.release()
         admin.dispose()
+
+
+def test_a_hung_postgres_leader_loses_its_lock_after_the_lease(postgres_url: str) -> None:
+    # a stopped process keeps its TCP connection (the kernel answers keepalives), so only the
+    # lease ends its session: nothing is asked on it for longer than lease_seconds
+    hung = leader_for(postgres_url, lease_seconds=1)
+    follower = leader_for(postgres_url, lease_seconds=1)
+    assert isinstance(hung, PostgresLeader) and isinstance(follower, PostgresLeader)
+    try:
+        assert hung.acquire()
+        assert not follower.acquire()
+        time.sleep(0.5)
+        assert hung.acquire()  # a live leader's check renews the lease
+        assert not follower.acquire()
+        started = time.monotonic()
+        _acquire_within(follower, timeout=10)
+        assert time.monotonic() - started >= 0.4  # not before the lease ran out
+        assert not hung.acquire()  # waking up, it finds its session ended and follows
+    finally:
+        hung.release()
+        follower.release()
+
+
+def test_a_job_is_skipped_by_a_replica_that_no_longer_leads(service: Service) -> None:
+    runs: list[datetime] = []
+    leader = StubLeader(leading=True)
+    scheduler = Scheduler(
+        service, leader, clock=lambda: NOW, jobs=[JobSpec("notify", timedelta(hours=1), runs.append)]
+    )
+    scheduler._lead(True)
+    try:
+        [spec] = scheduler.specs
+        scheduler.run_job(spec)
+        assert runs == [NOW]
+        leader.leading = False  # the lease ran out while the process was stopped
+        scheduler.run_job(spec)
+        assert runs == [NOW]
+        assert not scheduler.leading
+        assert scheduler.aps.get_job("notify") is None
+    finally:
+        scheduler.shutdown(wait_seconds=1)

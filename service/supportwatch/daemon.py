@@ -54,7 +54,8 @@ def serve(
     opened (unreachable, a folder this user cannot write) or is not migrated (PostgreSQL:
     ``supportwatch db upgrade``).
     """
-    leader = leader_for(settings.database_url)
+    # three missed elections end a hung leader's lease; a live one re-checks every election
+    leader = leader_for(settings.database_url, lease_seconds=3 * settings.schedule.leader_retry_seconds)
     with _stop_signals() as received:
         listener = bind(host, port)
         try:

@@ -5,7 +5,10 @@ database URL by ``leader_for``:
 
 - ``PostgresLeader``: ``pg_try_advisory_lock`` on a dedicated connection held for the
   process's life. Replicas that lose simply serve HTTP and try again later; the server drops
-  a dead leader's lock together with its connection.
+  a dead leader's lock together with its connection. A leader that hangs (stopped, swapped
+  out, deadlocked) keeps its connection open, so the session is given a lease: the server ends
+  it after ``lease_seconds`` without a query (``idle_session_timeout``, PostgreSQL 14+), and a
+  live leader re-checks its lock well within that, on every election and before every job.
 - ``FileLeader`` (SQLite): an exclusive ``flock`` on ``<db>.scheduler.lock``. SQLite runs one
   scheduler per file, so a second one is refused (``SchedulerLocked``) instead of waiting.
 
@@ -19,6 +22,7 @@ from __future__ import annotations
 import fcntl
 import os
 import socket
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -98,16 +102,23 @@ class FileLeader:
 class PostgresLeader:
     """``pg_try_advisory_lock`` held on a dedicated connection (not one of the engine's pool)."""
 
-    def __init__(self, database_url: str, *, connect_timeout: int = 10) -> None:
+    def __init__(self, database_url: str, *, connect_timeout: int = 10, lease_seconds: float = 30.0) -> None:
         self._conninfo = make_url(database_url).set(drivername="postgresql").render_as_string(False)
         self._connect_timeout = connect_timeout
+        self._lease_ms = max(1000, int(lease_seconds * 1000))
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        # the election thread and the job thread both ask; one connection, one question at a time
+        self._lock = threading.Lock()
 
     @property
     def description(self) -> str:
         return f"PostgreSQL advisory lock {ADVISORY_LOCK_KEY}"
 
     def acquire(self) -> bool:
+        with self._lock:
+            return self._acquire()
+
+    def _acquire(self) -> bool:
         if self._conn is not None:
             try:
                 self._conn.execute("SELECT 1")
@@ -120,6 +131,8 @@ class PostgresLeader:
             autocommit=True,
             connect_timeout=self._connect_timeout,
             application_name=f"supportwatch-leader {_holder_label()}"[:63],
+            # a hung leader's session (and so its lock) ends after the lease without a query
+            options=f"-c idle_session_timeout={self._lease_ms}",
             # notice a dead network path in about a minute instead of hours
             keepalives=1,
             keepalives_idle=30,
@@ -138,7 +151,8 @@ class PostgresLeader:
         return False
 
     def release(self) -> None:
-        self._drop()
+        with self._lock:
+            self._drop()
 
     def _drop(self) -> None:
         # closing the session releases its advisory locks
@@ -147,8 +161,9 @@ class PostgresLeader:
             self._conn = None
 
 
-def leader_for(database_url: str) -> Leader:
-    """The leader implementation for this database: a lock file for SQLite, else an advisory lock."""
+def leader_for(database_url: str, *, lease_seconds: float = 30.0) -> Leader:
+    """The leader implementation for this database: a lock file for SQLite, else an advisory lock
+    whose session ends after ``lease_seconds`` without a query (see ``PostgresLeader``)."""
     url = make_url(database_url)
     backend = url.get_backend_name()
     if backend == "sqlite":
@@ -159,5 +174,5 @@ def leader_for(database_url: str) -> Leader:
             )
         return FileLeader(Path(f"{url.database}.scheduler.lock"))
     if backend == "postgresql":
-        return PostgresLeader(database_url)
+        return PostgresLeader(database_url, lease_seconds=lease_seconds)
     raise ConfigError("database_url", f"backend {backend!r} is not supported; use sqlite or postgresql")

@@ -205,6 +205,9 @@ class Scheduler:
         if self._stopping.is_set():
             logger.info("job %s skipped: stopping", spec.id)
             return
+        if not self._still_leading():
+            logger.info("job %s skipped: this replica no longer leads", spec.id)
+            return
         with self._tracking(spec.id):
             try:
                 spec.run(self.clock())
@@ -222,6 +225,12 @@ class Scheduler:
             logger.warning("leader election (%s) failed: %s", self.leader.description, describe_error(exc))
             leading = False
         self._lead(leading)
+
+    def _still_leading(self) -> bool:
+        # a leader that was stopped (SIGSTOP, a frozen VM) may wake up to jobs that fell due while
+        # its lease ran out and another replica took over: ask the lock before each job
+        self.elect()
+        return self.leading
 
     def _lead(self, leading: bool) -> None:
         if leading and not self.leading:
