@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from glob import glob
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 from sqlalchemy import Engine, text
 
+from pgserver import postgres_cluster
 from supportwatch.migrations import upgrade
 from supportwatch.store import create_engine_for
 
@@ -28,62 +24,14 @@ settings.register_profile("supportwatch", deadline=None, print_blob=True)
 settings.load_profile("supportwatch")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _pg_bin() -> Path:
-    found = sorted(glob("/usr/lib/postgresql/*/bin/initdb"))
-    if not found:
-        raise RuntimeError(
-            "PostgreSQL server binaries are missing: run `make postgres` (apt-get install postgresql)"
-        )
-    return Path(found[-1]).parent
-
-
-def _as_postgres(args: list[str]) -> list[str]:
-    # initdb and postgres refuse to run as root
-    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
-
-
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[str]:
     """A PostgreSQL server of its own on 127.0.0.1; yields a base URL without database."""
     if url := os.environ.get("SUPPORTWATCH_TEST_POSTGRES_URL"):
         yield url
         return
-    bindir = _pg_bin()
-    root = Path(tempfile.mkdtemp(prefix="supportwatch-pg-"))
-    data = root / "data"
-    if os.geteuid() == 0:
-        shutil.chown(root, "postgres", "postgres")
-    port = _free_port()
-    subprocess.run(
-        _as_postgres(
-            [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50"
-    subprocess.run(
-        _as_postgres(
-            [str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"), "-w", "start"]
-        ),
-        check=True,
-        capture_output=True,
-    )
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
-    finally:
-        subprocess.run(
-            _as_postgres([str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]),
-            check=False,
-            capture_output=True,
-        )
-        shutil.rmtree(root, ignore_errors=True)
+    with postgres_cluster() as url:
+        yield url
 
 
 @pytest.fixture
