@@ -211,7 +211,7 @@ def kubernetes_validate() -> ModuleType:
             "kubernetes-validate is missing: pip install -e '.[dev]' (it bundles the Kubernetes schemas)",
             pytrace=False,
         )
-    return module
+    return module  # type: ignore[no-any-return]
 
 
 def schema_versions() -> list[str]:
