@@ -32,7 +32,13 @@ def test_the_default_pattern_would_take_chart_versions_for_agents() -> None:
 def test_known_incompatibility_holds_whatever_the_agent_version() -> None:
     settings = load_settings(ROOT / "config" / "supportwatch.yaml")
     [rule] = settings.known_incompatibilities
-    assert (rule.execution_runtime, rule.orchestration_runtime) == ("3.0-1", "3.0-2")
+    # parsed once, at load; written back as the text it was
+    assert (rule.execution_runtime, rule.orchestration_runtime) == (
+        RuntimeVersion.parse("3.0-1"),
+        RuntimeVersion.parse("3.0-2"),
+    )
+    assert rule.model_dump()["execution_runtime"] == "3.0-1"
+    assert rule.model_dump()["orchestration_runtime"] == "3.0-2"
     assert rule.agent is None
     assert rule.note == "agent images on Runtime 3.0-1 fail against an orchestration plane on Runtime 3.0-2"
     [pure] = settings.rules().incompatibilities

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
+from packaging.specifiers import SpecifierSet
 
-from supportwatch.config import load_settings
+from supportwatch.config import Settings, StaticSource, load_settings
 from supportwatch.errors import ConfigError
+from supportwatch.sources.static import static_releases
+from supportwatch.values import Release
+from supportwatch.versions import AgentVersion, RuntimeVersion
 
 REPO = "images.astronomer.cloud/baseimages/astro-remote-execution-agent"
 GOOD_DEPLOYMENT = f"""
@@ -221,3 +226,73 @@ def test_email_addresses_are_checked_and_international_domains_made_ascii(tmp_pa
     err = error_of(tmp_path, base % "'not-an-address'")
     assert err.path == "receivers[0].email.to[0]"
     assert error_of(tmp_path, "smtp: {host: h, sender: 'nobody'}\n").path == "smtp.sender"
+
+
+def test_rules_and_policy_hold_values_parsed_at_load_and_are_built_once(tmp_path: Path) -> None:
+    text = (
+        "compatibility:\n  - {chart: '>=2.0.0', agent: ['>=1.5.0', '==1.3.0']}\n"
+        "known_incompatibilities:\n  - {execution_runtime: '3.0-1', orchestration_runtime: '3.0-2', agent: '<1.1'}\n"
+        "chart_upgrades:\n  - {to: 3.0.0, steps: [convert]}\n"
+    )
+    settings = load_settings(write(tmp_path, text))
+    [rule] = settings.compatibility
+    assert rule.chart == SpecifierSet(">=2.0.0")
+    assert rule.agent == [SpecifierSet(">=1.5.0"), SpecifierSet("==1.3.0")]
+    rules = settings.rules()
+    assert rules is settings.rules()  # one object: its memos last across evaluations
+    assert rules.compatibility[0].chart is rule.chart
+    [bad] = rules.incompatibilities
+    assert bad.execution_runtime == RuntimeVersion.parse("3.0-1")
+    assert bad.agent == SpecifierSet("<1.1")
+    assert [(u.to, u.steps) for u in rules.chart_upgrades] == [(AgentVersion.parse("3.0.0"), ("convert",))]
+    assert settings.maintenance_policy() is settings.maintenance_policy()
+    assert settings.model_dump()["compatibility"] == [{"chart": ">=2.0.0", "agent": [">=1.5.0", "==1.3.0"]}]
+
+
+def test_the_default_chart_upgrade_is_the_vendors_2_0_0_steps() -> None:
+    [upgrade] = Settings().rules().chart_upgrades
+    assert upgrade.to == AgentVersion.parse("2.0.0")
+    assert len(upgrade.steps) == 4
+
+
+def test_bad_versions_and_specifiers_say_what_is_expected(tmp_path: Path) -> None:
+    err = error_of(tmp_path, "compatibility:\n  - {chart: '>=2.0.0', agent: ['>=1.5.0', 'one']}\n")
+    assert (err.path, err.message) == (
+        "compatibility[0].agent[1]",
+        "'one' is not a version specifier; expected e.g. '==1.5.0' or '>=2.0.0' (got 'one')",
+    )
+    err = error_of(tmp_path, "chart_upgrades:\n  - {to: '2.0', steps: [x]}\n")
+    assert (err.path, err.message) == (
+        "chart_upgrades[0].to",
+        "'2.0' is not a semver version; expected MAJOR.MINOR.PATCH such as 1.3.1 (got '2.0')",
+    )
+    err = error_of(
+        tmp_path, "known_incompatibilities:\n  - {execution_runtime: '3.0-1', orchestration_runtime: 3-0}\n"
+    )
+    assert (err.path, err.message) == (
+        "known_incompatibilities[0].orchestration_runtime",
+        "'3-0' is not an Astro Runtime version; expected <airflow major.minor>-<build> such as 3.1-9 "
+        "(got '3-0')",
+    )
+    err = error_of(
+        tmp_path, "known_incompatibilities:\n  - {execution_runtime: '3.0-1', orchestration_runtime: 3}\n"
+    )
+    assert (err.path, err.message) == (
+        "known_incompatibilities[0].orchestration_runtime",
+        "Input should be a valid string (got 3); YAML read it as a number: quote it",
+    )
+
+
+def test_a_static_release_is_the_release_its_source_reports(tmp_path: Path) -> None:
+    text = (
+        "sources:\n  - name: pinned\n    kind: static\n    releases:\n"
+        "      - {component: agent, version: 1.6.0, released_on: 2026-04-16, "
+        "image_tags: ['3.2-2-python-3.12-astro-agent-1.6.0'], yanked: true}\n"
+        "      - {component: chart, version: 2.0.0, app_version: 1.5.0, channel: beta}\n"
+    )
+    [source] = load_settings(write(tmp_path, text)).sources
+    assert isinstance(source, StaticSource)
+    assert [item.to_release() for item in source.releases] == static_releases(source)
+    assert source.releases[0].to_release() == Release(
+        "agent", "1.6.0", date(2026, 4, 16), image_tags=("3.2-2-python-3.12-astro-agent-1.6.0",), yanked=True
+    )

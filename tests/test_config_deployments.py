@@ -8,6 +8,7 @@ import pytest
 
 from supportwatch.config import load_settings
 from supportwatch.errors import ConfigError
+from supportwatch.versions import AgentVersion, ImageRef, RuntimeVersion
 
 REPO = "images.astronomer.cloud/baseimages/astro-remote-execution-agent"
 TAG = "3.1-9-python-3.12-astro-agent-1.3.1"
@@ -254,3 +255,42 @@ def test_non_deployment_errors_keep_their_plain_paths(tmp_path: Path) -> None:
     text = "deployments:\n" + deployment() + "routes:\n  - {match: {team: nobody}, receiver: console}\n"
     assert error_of(write(tmp_path, text)).path == "routes[0].match.team"
     assert error_of(write(tmp_path, "deployments: 5\n")).path == "deployments"
+
+
+# --- parsed once, at load ---------------------------------------------------------------------
+
+
+def test_a_deployment_setting_holds_the_parsed_values_and_writes_back_its_text(tmp_path: Path) -> None:
+    text = "deployments:\n" + deployment(chart_version="2.0.0", orchestration_runtime="3.1-9")
+    settings = load_settings(write(tmp_path, text))
+    [item] = settings.deployments
+    assert item.image == ImageRef.parse(f"{REPO}:{TAG}")
+    assert item.chart_version == AgentVersion.parse("2.0.0")
+    assert item.orchestration_runtime == RuntimeVersion.parse("3.1-9")
+    assert item.model_dump() == {
+        "name": "prod-east",
+        "team": "data-platform",
+        "image": f"{REPO}:{TAG}",
+        "chart_version": "2.0.0",
+        "orchestration_runtime": "3.1-9",
+        "platform": "linux",
+        "namespace": None,
+        "release": None,
+    }
+    [value] = settings.deployment_values()
+    assert value.image is item.image  # the value is assembled, not parsed again
+    assert value.chart_version is item.chart_version
+    assert value.orchestration_runtime is item.orchestration_runtime
+
+
+def test_deployment_values_are_built_once_per_settings_object(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, "deployments:\n" + deployment() + deployment("prod-west")))
+    first, second = settings.deployment_values(), settings.deployment_values()
+    assert first == second
+    assert all(a is b for a, b in zip(first, second, strict=True))
+    first.clear()  # a caller's list is its own
+    assert [d.name for d in settings.deployment_values()] == ["prod-east", "prod-west"]
+    # a copy with other deployments gets its own values, and the original keeps its own
+    fewer = settings.model_copy(update={"deployments": settings.deployments[1:]})
+    assert [d.name for d in fewer.deployment_values()] == ["prod-west"]
+    assert [d.name for d in settings.deployment_values()] == ["prod-east", "prod-west"]

@@ -1,0 +1,213 @@
+"""The whole settings tree, and ``load_settings(path)``, the one way to build it.
+
+The file is read (``loader``), ``${ENV}`` and ``*_file`` twins are filled in (``secrets``), the
+deployments are put in place (``deployments``) and the tree is validated by pydantic; any
+problem raises ``ConfigError`` naming the key path (``deployments[2].image``), the value (never
+a secret's) and what is expected (``problems``). Cross-key rules come last (``references``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
+from sqlalchemy.engine import make_url
+
+from supportwatch.compatibility import Rules
+from supportwatch.config.deployments import ABSENT, DeploymentSettings, inline_deployments
+from supportwatch.config.loader import read_mapping, reason
+from supportwatch.config.policy import (
+    DEFAULT_CHART_UPGRADES,
+    ChartUpgradeSettings,
+    CompatibilityRule,
+    KnownIncompatibility,
+    PolicySettings,
+)
+from supportwatch.config.problems import validation_error
+from supportwatch.config.receivers import NotifySettings, ReceiverSettings, RouteSettings, SmtpSettings
+from supportwatch.config.references import check_references
+from supportwatch.config.secrets import Seen, interpolate
+from supportwatch.config.sources import HttpSettings, SourceHealthSettings, SourceSettings
+from supportwatch.config.types import ConfigModel
+from supportwatch.errors import ConfigError
+from supportwatch.policy import MaintenancePolicy
+from supportwatch.values import Deployment
+
+T = TypeVar("T")
+
+
+class ScheduleSettings(ConfigModel):
+    """How often the service's jobs run; each source polls at its own ``interval_minutes``."""
+
+    notify_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    digest_check_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    leader_retry_seconds: float = Field(default=30.0, ge=1, le=3600)
+
+
+class WebSettings(ConfigModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+
+MAX_TIMEZONE_LENGTH = 255
+DATABASE_URL_FORMS = (
+    "sqlite:///path/to/supportwatch.db or postgresql+psycopg://user:password@host:5432/database"
+)
+
+
+def _check_database_url(value: str) -> None:
+    """Refuse a database URL this service cannot open; the messages never show the URL itself."""
+    try:
+        url = make_url(value)
+    except Exception:  # ArgumentError, or ValueError for a port that is not a number
+        raise ValueError(
+            "is not a database URL SQLAlchemy can read: the port must be a number, and '@', ':' and '/' "
+            "in the user name or password must be percent-encoded (%40, %3A, %2F); "
+            f"expected {DATABASE_URL_FORMS}"
+        ) from None
+    backend, _, driver = url.drivername.partition("+")
+    if backend == "sqlite":
+        if driver not in ("", "pysqlite"):
+            raise ValueError(
+                f"the SQLite driver {driver!r} is not supported; use sqlite:///path/to/supportwatch.db"
+            )
+        return
+    if backend not in ("postgresql", "postgres"):
+        raise ValueError(f"the database dialect {backend!r} is not supported; use {DATABASE_URL_FORMS}")
+    if backend != "postgresql" or driver != "psycopg":
+        raise ValueError(
+            f"a {url.drivername}:// URL is not supported; PostgreSQL needs the psycopg driver: "
+            "postgresql+psycopg://user:password@host:5432/database"
+        )
+    if url.host is not None and "@" in url.host:
+        raise ValueError(
+            "the password holds an unencoded '@'; percent-encode it as %40 (and ':' as %3A, '/' as %2F)"
+        )
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise ValueError(f"port {url.port} is out of range; expected 1-65535")
+
+
+class Settings(ConfigModel):
+    """The whole configuration; build it with ``load_settings``."""
+
+    database_url: str = "sqlite:///var/supportwatch.db"
+    timezone: str = "UTC"
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    source_health: SourceHealthSettings = Field(default_factory=SourceHealthSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    compatibility: list[CompatibilityRule] = Field(default_factory=list)
+    known_incompatibilities: list[KnownIncompatibility] = Field(default_factory=list)
+    chart_upgrades: list[ChartUpgradeSettings] = Field(default_factory=lambda: list(DEFAULT_CHART_UPGRADES))
+    sources: list[SourceSettings] = Field(default_factory=list)
+    deployments: list[DeploymentSettings] = Field(default_factory=list)
+    receivers: list[ReceiverSettings] = Field(default_factory=list)
+    routes: list[RouteSettings] = Field(default_factory=list)
+    default_receiver: str = "console"
+    smtp: SmtpSettings | None = None
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    # values built from the settings: see _cached
+    _values: dict[str, tuple[tuple[object, ...], Any]] = PrivateAttr(default_factory=dict)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        _check_database_url(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        if len(value) > MAX_TIMEZONE_LENGTH:
+            raise ValueError(
+                f"is {len(value)} characters long; an IANA time zone name has at most "
+                f"{MAX_TIMEZONE_LENGTH}, e.g. UTC or Europe/Berlin"
+            )
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(
+                f"{value!r} is not an IANA time zone; expected e.g. UTC or Europe/Berlin"
+            ) from None
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def maintenance_policy(self) -> MaintenancePolicy:
+        return self._cached("policy", (self.policy,), self.policy.to_policy)
+
+    def deployment_values(self) -> list[Deployment]:
+        """The tracked deployments as values (parsed at load; built once per settings object)."""
+        values = self._cached(
+            "deployments",
+            (self.deployments,),
+            lambda: tuple(item.to_deployment() for item in self.deployments),
+        )
+        return list(values)
+
+    def rules(self) -> Rules:
+        """The compatibility facts as pure values for the checks (one object: its memos last)."""
+        return self._cached(
+            "rules",
+            (self.compatibility, self.known_incompatibilities, self.chart_upgrades),
+            lambda: Rules(
+                compatibility=tuple(rule.to_value() for rule in self.compatibility),
+                incompatibilities=tuple(item.to_value() for item in self.known_incompatibilities),
+                chart_upgrades=tuple(item.to_value() for item in self.chart_upgrades),
+            ),
+        )
+
+    def _cached(self, name: str, sources: tuple[object, ...], build: Callable[[], T]) -> T:
+        """``build()``, kept while the settings it reads (``sources``) are these very objects.
+
+        A ``model_copy(update=...)`` shares this cache but replaces what it updates, so the
+        identity check rebuilds what depends on a replaced section.
+        """
+        hit = self._values.get(name)
+        if hit is None or any(a is not b for a, b in zip(hit[0], sources, strict=True)):
+            hit = self._values[name] = (sources, build())
+        value: T = hit[1]
+        return value
+
+    def source_priority(self) -> list[str]:
+        """Source names, most trusted first: the order they are listed in."""
+        return [source.name for source in self.sources]
+
+
+def load_settings(path: str | os.PathLike[str]) -> Settings:
+    """Read, interpolate and validate the config file at ``path``.
+
+    Errors about one deployment name the file it is in (this file's name for inline
+    ``deployments``, else the ``deployments_file``), its index and its name. No error shows a
+    secret: values under secret keys and from ``*_file`` become ``***``, values from the
+    environment their ``${NAME}``.
+    """
+    seen = Seen()
+    try:
+        return _load_settings(Path(path), seen)
+    except ConfigError as exc:
+        raise seen.scrub_error(exc) from None
+
+
+def _load_settings(file: Path, seen: Seen) -> Settings:
+    raw = read_mapping(file)
+    try:
+        base = file.resolve().parent
+    except (OSError, RuntimeError) as exc:
+        raise ConfigError("", f"config file {str(file)!r} cannot be read ({reason(exc)})") from None
+    inline = raw.pop("deployments", ABSENT)
+    raw = interpolate(raw, (), base, seen)
+    deployments_file = inline_deployments(raw, inline, file.name, base, seen)
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        raise validation_error(exc, deployments_file, raw.get("deployments"), seen) from None
+    check_references(settings, deployments_file)
+    return settings
