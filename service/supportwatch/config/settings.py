@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from supportwatch.compatibility import Rules
 from supportwatch.config.deployments import ABSENT, DeploymentSettings, inline_deployments
+from supportwatch.config.environment import apply_overrides, name_the_origin
 from supportwatch.config.loader import read_mapping, reason
 from supportwatch.config.policy import (
     DEFAULT_CHART_UPGRADES,
@@ -45,7 +46,8 @@ class ScheduleSettings(ConfigModel):
 
     notify_minutes: int = Field(default=15, ge=1, le=24 * 60)
     digest_check_minutes: int = Field(default=60, ge=1, le=24 * 60)
-    leader_retry_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # a follower takes over within this after a leader dies (Alertmanager's peer timeout is 15 s)
+    leader_retry_seconds: float = Field(default=10.0, ge=1, le=3600)
 
 
 class WebSettings(ConfigModel):
@@ -204,10 +206,14 @@ def _load_settings(file: Path, seen: Seen) -> Settings:
         raise ConfigError("", f"config file {str(file)!r} cannot be read ({reason(exc)})") from None
     inline = raw.pop("deployments", ABSENT)
     raw = interpolate(raw, (), base, seen)
-    deployments_file = inline_deployments(raw, inline, file.name, base, seen)
+    applied = apply_overrides(raw, os.environ, seen)
     try:
-        settings = Settings.model_validate(raw)
-    except ValidationError as exc:
-        raise validation_error(exc, deployments_file, raw.get("deployments"), seen) from None
-    check_references(settings, deployments_file)
+        deployments_file = inline_deployments(raw, inline, file.name, base, seen)
+        try:
+            settings = Settings.model_validate(raw)
+        except ValidationError as exc:
+            raise validation_error(exc, deployments_file, raw.get("deployments"), seen) from None
+        check_references(settings, deployments_file)
+    except ConfigError as exc:
+        raise name_the_origin(exc, applied) from None
     return settings
