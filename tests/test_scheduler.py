@@ -112,7 +112,7 @@ def test_schedule_defaults_and_key_path_errors(tmp_path: Path) -> None:
     assert (schedule.notify_minutes, schedule.digest_check_minutes, schedule.leader_retry_seconds) == (
         15,
         60,
-        30,
+        10,  # a follower takes over within 10 s of a leader's death
     )
     config = tmp_path / "c.yaml"
     config.write_text("schedule: {notify_minutes: 0}\n")

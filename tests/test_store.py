@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import fields, replace
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine
+from sqlmodel import SQLModel
 
 from supportwatch.store import Store
+from supportwatch.tables import RELEASE_FACTS, ObservationRow, ReleaseRow
 from supportwatch.values import Release
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
@@ -144,3 +147,33 @@ def test_an_exhaustive_source_withdraws_the_claims_it_no_longer_makes(engine: En
     assert releases["1.6.1"].sources == ()
     assert releases["1.6.0"].released_on is None
     assert store.observations("agent", "1.6.1") == []
+
+
+def test_the_release_facts_are_defined_once_for_both_tables() -> None:
+    facts = set(RELEASE_FACTS)
+    assert facts == {f.name for f in fields(Release)} - {"component", "version", "sources"}
+    for model in (ReleaseRow, ObservationRow):
+        assert facts <= set(SQLModel.metadata.tables[str(model.__tablename__)].c.keys())
+
+
+def test_every_fact_is_recorded_observed_and_read_back(engine: Engine) -> None:
+    store = Store(engine)
+    claim = Release(
+        "chart",
+        "2.0.0-rc.1",
+        date(2026, 5, 1),
+        app_version="1.5.0",
+        image_tags=("b", "a"),
+        channel="beta",
+        yanked=True,
+    )
+    store.record("index", "https://charts.invalid/index.yaml", [claim], seen_at=T0)
+    [release] = store.releases("chart")
+    assert release == replace(claim, image_tags=("a", "b"), sources=("index",))
+    [obs] = store.observations("chart", "2.0.0-rc.1")
+    assert (obs.source, obs.url, obs.released_on) == (
+        "index",
+        "https://charts.invalid/index.yaml",
+        date(2026, 5, 1),
+    )
+    assert store.all_observations() == [obs]

@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
-from sqlmodel import Session
 
-from supportwatch.store import NotifyStore, Store
-from supportwatch.tables import FindingStateRow, ObservationRow, ReleaseRow, SourceStateRow
-from supportwatch.values import ETAG_MAX, URL_MAX, Ack, Release, SourceState
+from supportwatch.store import Store
+from supportwatch.tables import ObservationRow, ReleaseRow, SourceStateRow
+from supportwatch.values import ETAG_MAX, URL_MAX, Release, SourceState
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
 T1 = datetime(2026, 11, 2, 12, tzinfo=UTC)
@@ -181,48 +180,3 @@ def test_two_first_saves_of_a_source_state_at_once(engine: Engine) -> None:
     assert _count(engine, SourceStateRow) == 1
     saved = Store(engine).source_state("feed")
     assert saved is not None and saved.consecutive_failures in (8, 9)
-
-
-def test_two_notify_runs_recording_the_same_new_findings_at_once(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    barrier = threading.Barrier(2, timeout=30)
-    original = Session.exec
-    local = threading.local()
-
-    def exec_then_wait(self: Session, statement: Any, *args: Any, **kwargs: Any) -> Any:
-        result = original(self, statement, *args, **kwargs)
-        if not getattr(local, "waited", False) and "finding_state" in str(statement):
-            local.waited = True  # both runs have read the open findings: neither has inserted
-            result = list(result)
-            barrier.wait()
-        return result
-
-    monkeypatch.setattr(Session, "exec", exec_then_wait)
-    current = [
-        (f"end_of_maintenance:prod-{n}:1.3", "end_of_maintenance", "critical", f"prod-{n}", "team", {"n": n})
-        for n in range(3)
-    ]
-    results = _run_together(
-        *(
-            lambda: NotifyStore(engine).sync_findings(current, now=T0, superseded=lambda state: False)
-            for _ in range(2)
-        )
-    )
-    assert all(set(result) == {item[0] for item in current} for result in results)
-    assert all(state.episode == 0 and state.resolved_at is None for r in results for state in r.values())
-    assert _count(engine, FindingStateRow) == 3
-
-
-def test_two_acks_of_one_key_at_once(engine: Engine) -> None:
-    barrier = threading.Barrier(2, timeout=30)
-
-    def ack(note: str) -> Ack:
-        barrier.wait()
-        return NotifyStore(engine).ack("behind_latest_patch:prod-east:1.8.1", until=None, now=T0, note=note)
-
-    for _ in range(5):
-        _run_together(lambda: ack("first"), lambda: ack("second"))
-    [stored] = NotifyStore(engine).acks()
-    assert stored.note in ("first", "second")
-    assert stored.created_at == T0

@@ -51,7 +51,10 @@ def _stale(state: SourceState, settings: Staleness, now: datetime) -> Finding | 
         # no good data from it at all: said at once, not after the failures a flaky source is allowed
         polls = "poll" if state.consecutive_failures == 1 else f"{state.consecutive_failures} polls"
         why = f"has never answered successfully ({polls} failed)"
-        remedy = f"Check source {state.name!r}: its url, network and token; until it answers, its releases are unknown."
+        remedy = (
+            f"Check source {state.name!r}: its url, network and token; until it answers, "
+            "its releases are unknown."
+        )
     elif state.consecutive_failures >= settings.stale_failures:
         why = f"failed {state.consecutive_failures} polls in a row (last success: {last})"
         remedy = f"Check source {state.name!r}: its url, network and token; the last good data is kept."

@@ -10,12 +10,15 @@ One reading for the release sources (``sources/http.py``) and the notifiers
   digits) or an HTTP date. Anything else (``inf``, ``1e12``, ``-5``, ``NaN``, ``1.5``, garbage)
   is None, so the caller falls back to its own backoff; a valid value is bounded to
   ``0 ..= MAX_RETRY_AFTER_SECONDS``, so a server can never park a job for ever (or overflow a
-  datetime) by asking for a long wait.
+  datetime) by asking for a long wait. ``retry_after_in`` finds the header in a mapping;
+  ``delta_seconds`` reads only the seconds form, for a caller without a clock.
+- ``backoff``: the wait after the N-th failure when the server named none: exponential, capped.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
@@ -58,6 +61,29 @@ def retry_after(value: str | None, now: datetime) -> float | None:
     except OverflowError:
         return MAX_RETRY_AFTER_SECONDS
     return _bounded(seconds)
+
+
+def retry_after_in(headers: Mapping[str, object] | None, now: datetime) -> float | None:
+    """``retry_after`` of the ``Retry-After`` header in ``headers`` (any case; a list: its first)."""
+    for name, value in (headers or {}).items():
+        if str(name).lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) and value else value
+            return retry_after(raw if isinstance(raw, str) else None, now)
+    return None
+
+
+def delta_seconds(value: str | None) -> float | None:
+    """``Retry-After`` in its delta-seconds form only, bounded as by ``retry_after``; None for
+    an HTTP date (or anything else): for a caller with no ``now`` to measure a date from."""
+    text = (value or "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return retry_after(text, datetime.min.replace(tzinfo=UTC))  # the moment is not read
+
+
+def backoff(attempt: int, base: float, cap: float) -> float:
+    """Seconds to wait after the ``attempt``-th failure (1-based): exponential, capped."""
+    return float(min(cap, base * 2 ** max(0, attempt - 1)))
 
 
 def _bounded(seconds: float) -> float | None:

@@ -48,7 +48,26 @@ def utc_column(*, nullable: bool = False) -> Any:
     return Column(UTCDateTime(), nullable=nullable)
 
 
-class ReleaseRow(SQLModel, table=True):
+class ReleaseFacts(SQLModel):
+    """The facts about one release beyond its name, as columns: one definition for two tables.
+
+    ``ReleaseRow`` holds the reconciled facts, ``ObservationRow`` each source's claim; the
+    store compares, copies and reconciles them by these field names (``RELEASE_FACTS``).
+    (The models list these columns first; the migrations lay the tables out.)
+    """
+
+    released_on: date | None = None
+    app_version: str | None = Field(default=None, max_length=APP_VERSION_MAX)
+    channel: str = Field(default="stable", max_length=CHANNEL_MAX)
+    yanked: bool = False
+    # sa_type, not sa_column: one Column object cannot belong to both tables
+    image_tags: list[str] = Field(default_factory=list, sa_type=JSON, nullable=False)
+
+
+RELEASE_FACTS: tuple[str, ...] = tuple(ReleaseFacts.model_fields)
+
+
+class ReleaseRow(ReleaseFacts, table=True):
     """The reconciled catalog: one row per (component, version), never deleted."""
 
     __tablename__ = "release"
@@ -57,16 +76,11 @@ class ReleaseRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     component: str = Field(max_length=COMPONENT_MAX, index=True)
     version: str = Field(max_length=VERSION_MAX)
-    released_on: date | None = None
-    app_version: str | None = Field(default=None, max_length=APP_VERSION_MAX)
-    channel: str = Field(default="stable", max_length=CHANNEL_MAX)
-    yanked: bool = False
-    image_tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     first_seen_at: datetime = Field(sa_column=utc_column())
     updated_at: datetime = Field(sa_column=utc_column())
 
 
-class ObservationRow(SQLModel, table=True):
+class ObservationRow(ReleaseFacts, table=True):
     """Provenance: what each source last claimed about each version, and when."""
 
     __tablename__ = "release_observation"
@@ -79,11 +93,6 @@ class ObservationRow(SQLModel, table=True):
     version: str = Field(max_length=VERSION_MAX)
     source: str = Field(max_length=SOURCE_NAME_MAX, index=True)
     url: str | None = Field(default=None, max_length=URL_MAX)
-    released_on: date | None = None
-    app_version: str | None = Field(default=None, max_length=APP_VERSION_MAX)
-    channel: str = Field(default="stable", max_length=CHANNEL_MAX)
-    yanked: bool = False
-    image_tags: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     first_seen_at: datetime = Field(sa_column=utc_column())
     seen_at: datetime = Field(sa_column=utc_column())
 
@@ -109,10 +118,10 @@ class SourceStateRow(SQLModel, table=True):
 class DeliveryRow(SQLModel, table=True):
     """The delivery log: one row per (target, key); the unique key makes a double send impossible.
 
-    ``target`` is ``receiver/integration`` (``data-platform/slack``); ``key`` is a finding's
-    dedup key (``:repeat-N`` for critical re-sends), ``resolved:<dedup_key>`` or
-    ``digest:<ISO week>``. ``state`` is claimed, sent, retry or dead; ``payload`` holds what to
-    send, so a retry or a resumed claim re-sends exactly the original message.
+    ``target`` is ``receiver/integration`` (``data-platform/slack``); ``key`` is a
+    ``notify.log.DeliveryKey`` as text, ``state`` a ``notify.log.DeliveryState`` value;
+    ``payload`` holds what to send (``notify.payload``), so a retry or a resumed claim re-sends
+    exactly the original message.
     """
 
     __tablename__ = "delivery"

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Literal
 
 from supportwatch.versions import AgentVersion, ImageRef, RuntimeVersion
 
@@ -215,66 +215,3 @@ class SourceState:
     last_error: str | None = None
     disabled: bool = False
     release_count: int = 0
-
-
-# --- notifications -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """A delivery-log row this process holds (state ``claimed``) and must send, then record."""
-
-    target: str
-    key: str
-    payload: dict[str, Any]
-    attempts: int
-    created_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryRecord:
-    """One delivery-log row as read back (health, dead letters, the last digest)."""
-
-    target: str
-    key: str
-    state: str
-    attempts: int
-    created_at: datetime
-    next_attempt_at: datetime | None
-    sent_at: datetime | None
-    last_error: str | None
-    summary: str
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Ack:
-    """A silenced finding: until ``until`` (None: until its facts, hence its key, change)."""
-
-    dedup_key: str
-    until: datetime | None
-    created_at: datetime
-    note: str = ""
-
-    def active(self, now: datetime) -> bool:
-        return self.until is None or now < self.until
-
-
-@dataclass(frozen=True, slots=True)
-class FindingState:
-    """What the store knows about one finding across runs."""
-
-    dedup_key: str
-    kind: str
-    deployment: str
-    team: str
-    payload: dict[str, Any]
-    first_seen_at: datetime
-    resolved_at: datetime | None
-    superseded: bool
-    episode: int = 0
-
-    @property
-    def delivery_key(self) -> str:
-        """The key this episode of the finding is announced under (see ``notify.plan``)."""
-        return self.dedup_key if self.episode == 0 else f"{self.dedup_key}:episode-{self.episode}"

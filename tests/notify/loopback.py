@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 from supportwatch.config import Settings
 
 WEBHOOK_PATH = "/services/T000/B000/XXXXSECRETWEBHOOKPATH"
+WALL = datetime(2026, 7, 30, 9, 0, tzinfo=UTC)
 BOT_TOKEN = "xoxb-SECRET-bot-token-123"
 SMTP_PASSWORD = "sw0rdfish-SECRET"
 
@@ -41,8 +44,10 @@ class SlackRequest:
 class SlackServer:
     """Records every request; answers from ``script`` (one entry per request), then ``ok``.
 
-    Script entries: "ok", "429:<seconds>", "500", "close", or an ``ok: false`` error code such
-    as "channel_not_found" / "invalid_auth".
+    Script entries: "ok", "429:<seconds>", "500", "close", "status:<code>" (that HTTP status,
+    its body quoting the request's path and Authorization header, as a careless server's error
+    page would), "hang:<seconds>" (answer only after that long), or an ``ok: false`` error code
+    such as "channel_not_found" / "invalid_auth".
     """
 
     url: str
@@ -83,7 +88,13 @@ def _handler(server: SlackServer) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 self.connection.shutdown(socket.SHUT_RDWR)
                 return
-            self._answer(answer)
+            if answer.startswith("hang:"):
+                time.sleep(float(answer[5:]))
+                answer = "ok"
+            try:
+                self._answer(answer)
+            except OSError:  # the client gave up waiting (a timeout test)
+                self.close_connection = True
 
         def _answer(self, answer: str) -> None:
             api = self.path.startswith("/api/")
@@ -93,6 +104,10 @@ def _handler(server: SlackServer) -> type[BaseHTTPRequestHandler]:
                 self._reply(429, {"ok": False, "error": "ratelimited"} if api else "rate_limited", answer[4:])
             elif answer == "500":
                 self._reply(500, "internal error")
+            elif answer.startswith("status:"):
+                echo = f"{self.path} {self.headers.get('Authorization', '')}"
+                code = int(answer[7:])
+                self._reply(code, {"ok": False, "error": f"http_{code} {echo}"} if api else f"error {echo}")
             else:
                 self._reply(200 if api else 404, {"ok": False, "error": answer} if api else answer)
 
@@ -152,6 +167,40 @@ class SmtpRecorder:
         return "250 Message accepted for delivery"
 
 
+@contextlib.contextmanager
+def silent_server(*, hang_up: bool) -> Iterator[int]:
+    """A TCP server on 127.0.0.1 that never speaks: it holds each connection open (a client
+    times out waiting for the greeting) or, with ``hang_up``, closes it at once. Yields its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if hang_up:
+                connection.close()
+            else:
+                held.append(connection)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield int(listener.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+        for connection in held:
+            connection.close()
+
+
 @dataclass
 class SmtpServer:
     host: str
@@ -203,6 +252,11 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     }
     raw.update(overrides)
     return Settings.model_validate(raw)
+
+
+def clock() -> datetime:
+    """A wall clock stopped at ``WALL``: what the notifiers date emails and read HTTP dates by."""
+    return WALL
 
 
 class FakeTime:

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from supportwatch.notify.digest import due_week, iso_week
+from supportwatch.notify.log import DeliveryLog, DeliveryState
 from supportwatch.notify.wiring import NotifyRuntime
 from supportwatch.service import Service
-from supportwatch.store import NotifyStore
 from supportwatch.values import Finding, FindingKind, Severity
 
 from .loopback import IMAGE, ROUTE, FakeTime, SlackServer, SmtpServer, make_settings, slack_receiver
@@ -70,7 +70,7 @@ def test_a_week_missed_while_down_is_sent_on_the_next_run(tmp_path: Path, slack_
     # down on Monday 2026-07-06 09:00; back on Wednesday
     service.digest(datetime(2026, 7, 8, 12, tzinfo=UTC), scheduled=True)
     service.digest(datetime(2026, 7, 8, 13, tzinfo=UTC), scheduled=True)
-    keys = [r.key for r in NotifyStore(service.engine).records(state="sent")]
+    keys = [r.key for r in DeliveryLog(service.engine).records(state=DeliveryState.SENT)]
     service.close()
     assert keys == ["digest:2026-W27", "digest:2026-W28"]
     assert len(slack_server.requests) == 2  # Slack, since the receiver has no email

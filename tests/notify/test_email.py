@@ -13,7 +13,7 @@ from supportwatch.config import SmtpSettings
 from supportwatch.notify.email import EmailNotifier
 from supportwatch.notify.message import Message, Notice
 
-from .loopback import SMTP_PASSWORD, SmtpServer, free_port
+from .loopback import SMTP_PASSWORD, WALL, SmtpServer, clock, free_port
 
 
 def smtp(server: SmtpServer | None, **changes: Any) -> SmtpSettings:
@@ -47,7 +47,7 @@ def message(deployment: str = "prod-east") -> Message:
 
 
 def test_sends_multipart_text_and_html(smtp_server: SmtpServer) -> None:
-    outcome = EmailNotifier(smtp(smtp_server), ["team@example.com"]).send(message())
+    outcome = EmailNotifier(smtp(smtp_server), ["team@example.com"], now=clock).send(message())
     assert outcome.ok
     [envelope] = smtp_server.recorder.envelopes
     assert envelope.rcpt_tos == ["team@example.com"]
@@ -58,11 +58,12 @@ def test_sends_multipart_text_and_html(smtp_server: SmtpServer) -> None:
     html = parsed.get_body(("html",)).get_content()  # type: ignore[union-attr]
     assert "2026-07-28 (2 days ago)" in text
     assert "&lt;b&gt;3.2-2-python-3.12-astro-agent-1.6.0&lt;/b&gt;" in html  # autoescaped
+    assert parsed["Date"].datetime == WALL  # the injected wall clock, never the notifier's own
 
 
 def test_header_injection_adds_no_recipient(smtp_server: SmtpServer) -> None:
     evil = "prod\r\nBcc: evil@example.com\r\nX-Injected: yes"
-    outcome = EmailNotifier(smtp(smtp_server), ["team@example.com"]).send(message(evil))
+    outcome = EmailNotifier(smtp(smtp_server), ["team@example.com"], now=clock).send(message(evil))
     assert outcome.ok
     [envelope] = smtp_server.recorder.envelopes
     assert envelope.rcpt_tos == ["team@example.com"]
@@ -85,14 +86,14 @@ def test_4xx_retries_5xx_is_permanent(
     smtp_server: SmtpServer, where: str, reply: str, retryable: bool
 ) -> None:
     setattr(smtp_server.recorder, f"{where}_reply", reply)
-    outcome = EmailNotifier(smtp(smtp_server), ["team@example.com"]).send(message())
+    outcome = EmailNotifier(smtp(smtp_server), ["team@example.com"], now=clock).send(message())
     assert not outcome.ok
     assert outcome.retryable is retryable
 
 
 def test_network_errors_retry(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    outcome = EmailNotifier(smtp(None), ["team@example.com"]).send(message())
+    outcome = EmailNotifier(smtp(None), ["team@example.com"], now=clock).send(message())
     assert not outcome.ok
     assert outcome.retryable
     assert SMTP_PASSWORD not in outcome.error + caplog.text
@@ -102,9 +103,9 @@ def test_bad_password_is_permanent_and_never_shown(
     smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    outcome = EmailNotifier(smtp(smtp_server, password="wrong-" + SMTP_PASSWORD), ["t@example.com"]).send(
-        message()
-    )
+    outcome = EmailNotifier(
+        smtp(smtp_server, password="wrong-" + SMTP_PASSWORD), ["t@example.com"], now=clock
+    ).send(message())
     assert not outcome.ok
     assert not outcome.retryable
     assert "535" in outcome.error
@@ -113,7 +114,9 @@ def test_bad_password_is_permanent_and_never_shown(
 
 def test_starttls_is_required_when_configured(smtp_server: SmtpServer) -> None:
     # the loopback server offers no STARTTLS: never fall back to plain text
-    outcome = EmailNotifier(smtp(smtp_server, security="starttls"), ["t@example.com"]).send(message())
+    outcome = EmailNotifier(smtp(smtp_server, security="starttls"), ["t@example.com"], now=clock).send(
+        message()
+    )
     assert not outcome.ok
     assert not outcome.retryable
     assert smtp_server.recorder.envelopes == []
@@ -127,7 +130,9 @@ def test_a_partly_refused_recipient_list_is_sent_and_names_the_refused_address(
     smtp_server: SmtpServer,
 ) -> None:
     smtp_server.recorder.refused = {"gone@example.com"}
-    outcome = EmailNotifier(smtp(smtp_server), ["team@example.com", "gone@example.com"]).send(message())
+    outcome = EmailNotifier(smtp(smtp_server), ["team@example.com", "gone@example.com"], now=clock).send(
+        message()
+    )
     assert outcome.ok  # the others have it: a retry would send it to them twice
     assert [e.rcpt_tos for e in smtp_server.recorder.envelopes] == [["team@example.com"]]
     assert "gone@example.com" in outcome.error

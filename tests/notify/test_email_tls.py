@@ -13,7 +13,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from supportwatch.notify.email import EmailNotifier
 
-from .loopback import SMTP_PASSWORD, SmtpRecorder, SmtpServer, free_port
+from .loopback import SMTP_PASSWORD, SmtpRecorder, SmtpServer, clock, free_port
 from .test_email import message, smtp
 
 
@@ -54,7 +54,7 @@ def _start(controller: Controller, recorder: SmtpRecorder, logins: list[str]) ->
 
 @pytest.fixture
 def starttls_server(ca: trustme.CA) -> Iterator[SmtpServer]:
-    recorder, logins = SmtpRecorder(), []
+    recorder, logins = SmtpRecorder(), list[str]()
     controller = Controller(
         recorder,
         hostname="127.0.0.1",
@@ -69,7 +69,7 @@ def starttls_server(ca: trustme.CA) -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def implicit_tls_server(ca: trustme.CA) -> Iterator[SmtpServer]:
-    recorder, logins = SmtpRecorder(), []
+    recorder, logins = SmtpRecorder(), list[str]()
     controller = Controller(
         recorder,
         hostname="127.0.0.1",
@@ -83,7 +83,7 @@ def implicit_tls_server(ca: trustme.CA) -> Iterator[SmtpServer]:
 
 def test_starttls_delivers_and_authenticates_inside_tls(starttls_server: SmtpServer, ca: trustme.CA) -> None:
     notifier = EmailNotifier(
-        smtp(starttls_server, security="starttls"), ["team@example.com"], ssl_context=_trusting(ca)
+        smtp(starttls_server, security="starttls"), ["team@example.com"], ssl_context=_trusting(ca), now=clock
     )
     outcome = notifier.send(message())
     assert outcome.ok, outcome.error
@@ -93,7 +93,7 @@ def test_starttls_delivers_and_authenticates_inside_tls(starttls_server: SmtpSer
 
 def test_implicit_tls_delivers(implicit_tls_server: SmtpServer, ca: trustme.CA) -> None:
     notifier = EmailNotifier(
-        smtp(implicit_tls_server, security="tls"), ["team@example.com"], ssl_context=_trusting(ca)
+        smtp(implicit_tls_server, security="tls"), ["team@example.com"], ssl_context=_trusting(ca), now=clock
     )
     assert notifier.send(message()).ok
     assert len(implicit_tls_server.recorder.envelopes) == 1
@@ -104,7 +104,7 @@ def test_untrusted_certificate_is_a_permanent_failure_and_nothing_is_sent(
 ) -> None:
     stranger = _trusting(trustme.CA())  # trusts another CA, not the server's
     outcome = EmailNotifier(
-        smtp(starttls_server, security="starttls"), ["team@example.com"], ssl_context=stranger
+        smtp(starttls_server, security="starttls"), ["team@example.com"], ssl_context=stranger, now=clock
     ).send(message())
     assert not outcome.ok
     assert not outcome.retryable
@@ -115,7 +115,7 @@ def test_untrusted_certificate_is_a_permanent_failure_and_nothing_is_sent(
 
 
 def test_hostname_mismatch_is_refused(ca: trustme.CA) -> None:
-    recorder, logins = SmtpRecorder(), []
+    recorder, logins = SmtpRecorder(), list[str]()
     controller = Controller(
         recorder,
         hostname="127.0.0.1",
@@ -127,7 +127,7 @@ def test_hostname_mismatch_is_refused(ca: trustme.CA) -> None:
     try:
         server = SmtpServer("127.0.0.1", controller.port, recorder, logins)
         notifier = EmailNotifier(
-            smtp(server, security="tls"), ["team@example.com"], ssl_context=_trusting(ca)
+            smtp(server, security="tls"), ["team@example.com"], ssl_context=_trusting(ca), now=clock
         )
         outcome = notifier.send(message())
     finally:
@@ -139,7 +139,9 @@ def test_hostname_mismatch_is_refused(ca: trustme.CA) -> None:
 
 def test_default_context_does_not_trust_a_private_ca(implicit_tls_server: SmtpServer) -> None:
     # no injected context: the system trust store, which has never heard of the test CA
-    outcome = EmailNotifier(smtp(implicit_tls_server, security="tls"), ["team@example.com"]).send(message())
+    outcome = EmailNotifier(smtp(implicit_tls_server, security="tls"), ["team@example.com"], now=clock).send(
+        message()
+    )
     assert not outcome.ok
     assert not outcome.retryable
     assert implicit_tls_server.recorder.envelopes == []

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from supportwatch.notify.log import DeliveryKey, DeliveryLog, DeliveryState
 from supportwatch.notify.wiring import NotifyRuntime
 from supportwatch.service import Service
-from supportwatch.store import NotifyStore
 
 from .loopback import IMAGE, ROUTE, FakeTime, SlackServer, make_settings, slack_receiver
 
@@ -31,7 +31,7 @@ def open_service(tmp_path: Path, server: SlackServer, version: str = "1.3.0", **
 
 
 def sent_keys(service: Service) -> list[str]:
-    return [r.key for r in NotifyStore(service.engine).records(state="sent")]
+    return [r.key for r in DeliveryLog(service.engine).records(state=DeliveryState.SENT)]
 
 
 def test_running_notify_twice_sends_each_message_once(tmp_path: Path, slack_server: SlackServer) -> None:
@@ -140,7 +140,7 @@ def test_a_claim_left_by_a_killed_process_is_resumed_after_the_lease(
     tmp_path: Path, slack_server: SlackServer
 ) -> None:
     service = open_service(tmp_path, slack_server, notify={"lease_seconds": 300})
-    store = NotifyStore(service.engine)
+    log = DeliveryLog(service.engine)
     dry = service.notify(at("2026-06-28"), dry_run=True)
     assert dry.preview
     assert slack_server.requests == []
@@ -150,8 +150,13 @@ def test_a_claim_left_by_a_killed_process_is_resumed_after_the_lease(
                           "dedup_key": "maintenance_ending:prod-east:agent-1.3:rung-30",
                           "end_of_maintenance": "2026-07-28", "days_left": 30, "repeat": 0}}  # fmt: skip
     key = "maintenance_ending:prod-east:agent-1.3:rung-30"
-    assert store.claim(
-        "data-platform/slack", key, now=at("2026-06-28"), lease_seconds=300, summary="s", payload=payload
+    assert log.claim(
+        "data-platform/slack",
+        DeliveryKey.finding(key),
+        now=at("2026-06-28"),
+        lease_seconds=300,
+        summary="s",
+        payload=payload,
     )
     service.notify(at("2026-06-28"))
     assert key not in sent_keys(service)

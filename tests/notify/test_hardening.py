@@ -19,12 +19,13 @@ from supportwatch.notify import wiring
 from supportwatch.notify.base import Outcome
 from supportwatch.notify.delivery import Delivery
 from supportwatch.notify.email import EmailNotifier, message_id, render_email
+from supportwatch.notify.log import DeliveryKey, DeliveryLog, DeliveryState
 from supportwatch.notify.message import Message, Notice, slack_chunks
+from supportwatch.notify.payload import NoticePayload
 from supportwatch.notify.plan import Outgoing
 from supportwatch.notify.slack import RateLimiter, SlackNotifier
 from supportwatch.notify.wiring import Integration, NotifyRuntime
 from supportwatch.service import Service
-from supportwatch.store import NotifyStore
 
 from .loopback import (
     ROUTE,
@@ -33,6 +34,7 @@ from .loopback import (
     FakeTime,
     SlackServer,
     SmtpServer,
+    clock,
     make_settings,
     slack_receiver,
 )
@@ -59,7 +61,7 @@ def notice(deployment: str = "prod-east") -> Notice:
 
 def outgoing(target: str, deployment: str = "prod-east") -> Outgoing:
     item = notice(deployment)
-    return Outgoing(target, item.dedup_key, item.summary, {"notice": item.to_payload()})
+    return Outgoing(target, DeliveryKey.finding(item.dedup_key), item.summary, NoticePayload(item))
 
 
 class Recording:
@@ -91,7 +93,7 @@ def integration(target: str, notifier: Any) -> Integration:
 
 def delivery(engine: Engine, *integrations: Integration, secrets: tuple[str, ...] = ()) -> Delivery:
     return Delivery(
-        NotifyStore(engine),
+        DeliveryLog(engine),
         {item.target: item for item in integrations},
         NotifySettings(retry_backoff_seconds=1, retry_backoff_max_seconds=2, attempts_per_run=2),
         sleep=lambda _: None,
@@ -100,7 +102,7 @@ def delivery(engine: Engine, *integrations: Integration, secrets: tuple[str, ...
 
 
 def states(engine: Engine) -> dict[tuple[str, str], str]:
-    return {(r.target, r.key): r.state for r in NotifyStore(engine).records()}
+    return {(r.target, r.key): r.state for r in DeliveryLog(engine).records()}
 
 
 def with_webhook(settings: Settings, url: str) -> Settings:
@@ -118,7 +120,9 @@ def test_the_sdk_loggers_print_nothing_even_when_configured_to(caplog: pytest.Lo
     caplog.set_level(logging.DEBUG)
     logging.getLogger("slack_sdk").setLevel(logging.DEBUG)  # an operator's logging config
     logging.getLogger("slack_sdk.webhook.client").setLevel(logging.DEBUG)
-    SlackNotifier(SlackSettings(webhook_url=SecretStr("https://hooks.example.com/x")), limiter=RateLimiter())
+    SlackNotifier(
+        SlackSettings(webhook_url=SecretStr("https://hooks.example.com/x")), limiter=RateLimiter(), now=clock
+    )
     for name in (
         "slack_sdk",
         "slack_sdk.webhook.client",
@@ -192,7 +196,7 @@ def test_an_integration_that_cannot_be_built_is_dead_lettered_and_the_others_sen
     service.notify_runtime = NotifyRuntime(sleep=FakeTime().sleep)
     service.apply_static(AT)
     report = service.notify(AT)
-    records = NotifyStore(service.engine).records()
+    records = DeliveryLog(service.engine).records()
     service.close()
     assert len(slack_server.requests) == 1
     assert {(r.target, r.state) for r in records} == {
@@ -221,7 +225,7 @@ def test_a_notifier_that_raises_is_a_retry_and_the_others_still_send(
         ("a/slack", "end_of_maintenance:prod-east:agent-1.3"): "retry",
         ("b/slack", "end_of_maintenance:prod-east:agent-1.3"): "sent",
     }
-    [row] = NotifyStore(engine).records(target="a/slack")
+    [row] = DeliveryLog(engine).records(target="a/slack")
     assert row.last_error == "a/slack notifier raised RuntimeError: boom while posting to ***"
     assert row.next_attempt_at is not None and row.next_attempt_at > T0
     [line] = report.failures
@@ -247,28 +251,34 @@ def test_a_permanent_error_raised_is_dead_lettered(engine: Engine) -> None:
 
 def test_an_unreadable_payload_is_dead_lettered_and_the_rest_is_sent(engine: Engine) -> None:
     fine = Recording()
-    bad = Outgoing("a/slack", "bad-key", "s", {"notice": {"no": "such fields"}})
-    report = delivery(engine, integration("a/slack", fine)).run([bad, outgoing("a/slack")], now=T0)
+    # a row whose stored payload this version cannot read, due again now
+    log = DeliveryLog(engine)
+    bad = DeliveryKey.finding("bad-key")
+    log.claim(
+        "a/slack", bad, now=T0, lease_seconds=60, summary="s", payload={"notice": {"no": "such fields"}}
+    )
+    log.mark_failed("a/slack", [bad], error="HTTP 500", next_attempt_at=T0, attempts=0)
+    report = delivery(engine, integration("a/slack", fine)).run([outgoing("a/slack")], now=T0)
     assert report.sent_keys == 1
     assert states(engine) == {
         ("a/slack", "bad-key"): "dead",
         ("a/slack", "end_of_maintenance:prod-east:agent-1.3"): "sent",
     }
-    [dead] = NotifyStore(engine).records(state="dead")
+    [dead] = DeliveryLog(engine).records(state=DeliveryState.DEAD)
     assert dead.last_error == "its stored payload cannot be read (TypeError)"
 
 
 def test_a_failure_to_record_one_target_releases_it_and_the_others_still_send(
     engine: Engine, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    real = NotifyStore.mark_sent
+    real = DeliveryLog.mark_sent
 
-    def flaky(self: NotifyStore, target: str, keys: Any, **kwargs: Any) -> None:
+    def flaky(self: DeliveryLog, target: str, keys: Any, **kwargs: Any) -> None:
         if target == "a/slack":
             raise RuntimeError("database is locked")
         real(self, target, keys, **kwargs)
 
-    monkeypatch.setattr(NotifyStore, "mark_sent", flaky)
+    monkeypatch.setattr(DeliveryLog, "mark_sent", flaky)
     a, b = Recording(), Recording()
     report = delivery(engine, integration("a/slack", a), integration("b/slack", b)).run(
         [outgoing("a/slack"), outgoing("b/slack")], now=T0
@@ -308,7 +318,9 @@ def test_the_message_id_is_derived_from_the_delivery_key() -> None:
     expected = "<1aa4a31fcd8590da41809a904b9304de9d0c7056.supportwatch@example.com>"
     assert message_id(key, "supportwatch@example.com") == expected
     message = Message("data-platform", notices=(notice(),))
-    first = render_email(message, sender="supportwatch@example.com", to=["t@example.com"], delivery_key=key)
+    first = render_email(
+        message, sender="supportwatch@example.com", to=["t@example.com"], now=T0, delivery_key=key
+    )
     again = render_email(
         message,
         sender="supportwatch@example.com",
@@ -318,12 +330,13 @@ def test_the_message_id_is_derived_from_the_delivery_key() -> None:
     )
     other_key = key.replace("prod-east", "prod-west")
     other = render_email(
-        message, sender="supportwatch@example.com", to=["t@example.com"], delivery_key=other_key
+        message, sender="supportwatch@example.com", to=["t@example.com"], now=T0, delivery_key=other_key
     )
     assert first["Message-ID"] == again["Message-ID"] == expected
     assert other["Message-ID"] == "<e55007392c79429b57347594364df73a8dfbe05e.supportwatch@example.com>"
     unkeyed = [
-        render_email(message, sender="s@example.com", to=["t@example.com"])["Message-ID"] for _ in "ab"
+        render_email(message, sender="s@example.com", to=["t@example.com"], now=T0)["Message-ID"]
+        for _ in "ab"
     ]
     assert unkeyed[0] != unkeyed[1]
 
@@ -356,15 +369,15 @@ def test_a_crash_after_the_server_accepted_resends_after_the_lease_with_the_same
     service = Service.open(email_settings(tmp_path, smtp_server, notify={"lease_seconds": 600}))
     service.apply_static(AT)
     with monkeypatch.context() as patch:
-        patch.setattr(NotifyStore, "_finish", crash)  # dies between "250 accepted" and the record
+        patch.setattr(DeliveryLog, "_finish", crash)  # dies between "250 accepted" and the record
         with pytest.raises(Crash):
             service.notify(AT)
     assert len(smtp_server.recorder.envelopes) == 1
-    assert {r.state for r in NotifyStore(service.engine).records()} == {"claimed"}
+    assert {r.state for r in DeliveryLog(service.engine).records()} == {"claimed"}
     within = service.notify(AT + timedelta(seconds=599))  # the lease still holds
     assert within.sent_messages == 0
     after = service.notify(AT + timedelta(seconds=601))  # the lease expired: sent again
-    records = NotifyStore(service.engine).records()
+    records = DeliveryLog(service.engine).records()
     service.close()
     assert after.sent_messages == 1
     assert {r.state for r in records} == {"sent"}
@@ -384,7 +397,7 @@ def test_a_crash_after_slack_accepted_resends_after_the_lease(
     service.notify_runtime = NotifyRuntime(sleep=FakeTime().sleep)
     service.apply_static(AT)
     with monkeypatch.context() as patch:
-        patch.setattr(NotifyStore, "_finish", crash)
+        patch.setattr(DeliveryLog, "_finish", crash)
         with pytest.raises(Crash):
             service.notify(AT)
     lease = settings.notify.lease_seconds
@@ -398,7 +411,7 @@ def test_a_crash_after_slack_accepted_resends_after_the_lease(
 def test_the_email_notifier_uses_the_delivery_key(smtp_server: SmtpServer, tmp_path: Path) -> None:
     settings = email_settings(tmp_path, smtp_server)
     assert settings.smtp is not None
-    notifier = EmailNotifier(settings.smtp, ["team@example.com"])
+    notifier = EmailNotifier(settings.smtp, ["team@example.com"], now=clock)
     message = Message("data-platform", notices=(notice(),))
     key = "data-platform/email\nend_of_maintenance:prod-east:agent-1.3"
     assert notifier.send_keyed(message, key).ok

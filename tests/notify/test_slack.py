@@ -129,7 +129,7 @@ def test_transient_failures_retry_across_runs_then_dead_letter(
     first = service.notify(AT)
     assert first.failures
     assert len(slack_server.requests) == 2
-    rows = service.notifications().store.records()
+    rows = service.notifications().log.records()
     assert {row.state for row in rows} == {"retry"}
     assert all(row.next_attempt_at is not None for row in rows)
     assert service.notify(AT + timedelta(seconds=1)).failures == []  # not due yet: nothing sent

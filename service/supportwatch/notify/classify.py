@@ -1,10 +1,11 @@
-"""The one place that decides which failures are retried, and how long to wait between tries.
+"""Which delivery failures are retried: Slack's error codes and SMTP replies.
 
-Transient: HTTP 408, 425, 429 and 5xx (except 501, 505 and the other 5xx that describe the
-request: ``supportwatch.retry``, shared with the release sources), Slack's rate-limit and
-internal errors, SMTP 4xx replies and network errors. Everything else (invalid_auth,
-channel_not_found, is_archived, SMTP 5xx, a certificate that fails verification) is
-permanent: retrying cannot help. ``Retry-After`` is read by ``supportwatch.retry`` too.
+HTTP statuses and ``Retry-After`` are read by ``supportwatch.retry``, shared with the release
+sources (408, 425, 429 and the 5xx that can pass retry; 501, 505 and the other 5xx that
+describe the request do not), and so is the backoff between tries. Here: Slack's rate-limit
+and internal errors and SMTP 4xx replies are transient (network errors are too, in each
+notifier); everything else (invalid_auth, channel_not_found, is_archived, SMTP 5xx, a
+certificate that fails verification) is permanent: retrying cannot help.
 """
 
 from __future__ import annotations
@@ -24,21 +25,12 @@ RETRYABLE_SLACK_ERRORS = frozenset(
 )
 
 
-def http_status_retryable(status: int) -> bool:
-    """Whether an HTTP error status may succeed later (``supportwatch.retry.retryable_status``)."""
-    return retryable_status(status)
-
-
 def slack_error_retryable(error: str, status: int = 200) -> bool:
-    """Whether a Slack API ``ok: false`` error (or webhook error body) may succeed later."""
-    return error in RETRYABLE_SLACK_ERRORS or http_status_retryable(status)
+    """Whether a Slack API ``ok: false`` error (or a webhook's error body) with HTTP ``status``
+    may succeed later."""
+    return error in RETRYABLE_SLACK_ERRORS or retryable_status(status)
 
 
 def smtp_code_retryable(code: int) -> bool:
     """SMTP 4xx replies are transient; 5xx (and anything unexpected) are permanent."""
     return 400 <= code <= 499
-
-
-def backoff(attempt: int, base: float, cap: float) -> float:
-    """Seconds to wait after the ``attempt``-th failure (1-based): exponential, capped."""
-    return float(min(cap, base * 2 ** max(0, attempt - 1)))

@@ -20,9 +20,13 @@ class ConsoleNotifier:
         self._write = write
 
     def send(self, message: Message) -> Outcome:
+        """Write the message; a stream that fails to take it (a closed pipe) is worth a retry."""
         text = f"{message.subject}\n{plain_text(message)}"
-        if self._write is not None:
-            self._write(text)
-        else:
-            logger.warning("%s", text)
+        try:
+            if self._write is not None:
+                self._write(text)
+            else:
+                logger.warning("%s", text)
+        except (OSError, ValueError) as exc:  # ValueError: a write to a closed file
+            return Outcome.retry(f"console unwritable: {type(exc).__name__}")
         return Outcome.sent()

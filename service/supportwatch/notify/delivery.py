@@ -1,6 +1,7 @@
 """The fixed delivery sequence: claim (insert-or-nothing) -> send with retry -> record.
 
-Routing and muting happen before (``plan.py``); this module only sees (target, key) pairs.
+Muting and planning happen before (``jobs.py``, ``plan.py``); this module only sees (target,
+key) pairs and the delivery log (``log.py``).
 A claimed row is sent, then marked ``sent``, ``retry`` (with its next attempt time) or
 ``dead`` (a permanent failure, or still failing after ``give_up_hours``). Rows due for a retry
 and rows whose claimer died (lease expired) are taken over and sent from their stored payload,
@@ -27,13 +28,12 @@ from itertools import zip_longest
 from supportwatch.config import NotifySettings, redact_url
 from supportwatch.errors import PermanentDeliveryError
 from supportwatch.notify.base import KeyedNotifier, Outcome, redact
-from supportwatch.notify.classify import backoff
-from supportwatch.notify.digest import Digest
+from supportwatch.notify.log import Claim, DeliveryKey, DeliveryLog
 from supportwatch.notify.message import Message, Notice, plain_text
+from supportwatch.notify.payload import DigestPayload, NoticePayload, read_payload
 from supportwatch.notify.plan import Outgoing
 from supportwatch.notify.wiring import Integration
-from supportwatch.store import NotifyStore
-from supportwatch.values import Claim
+from supportwatch.retry import backoff
 
 logger = logging.getLogger("supportwatch.notify.delivery")
 
@@ -74,7 +74,7 @@ class Batch:
     @property
     def delivery_key(self) -> str:
         """The target and the keys this message settles: the same for every re-send of it."""
-        return "\n".join([self.target, *sorted(claim.key for claim in self.claims)])
+        return "\n".join([self.target, *sorted(str(claim.key) for claim in self.claims)])
 
 
 class Delivery:
@@ -82,14 +82,14 @@ class Delivery:
 
     def __init__(
         self,
-        store: NotifyStore,
+        log: DeliveryLog,
         integrations: Mapping[str, Integration],
         policy: NotifySettings,
         *,
         sleep: Callable[[float], None],
         secrets: Sequence[str] = (),
     ) -> None:
-        self.store = store
+        self.log = log
         self.integrations = integrations
         self.policy = policy
         self.sleep = sleep
@@ -99,49 +99,91 @@ class Delivery:
         """Claim what is due, send it (grouped per target, channels interleaved), record each outcome."""
         if dry_run:
             return self.preview(outgoing, now=now)
-        lease = self.policy.lease_seconds
         report = DeliveryReport()
         claims: list[Claim] = []
         settled: set[tuple[str, str]] = set()
         try:
-            for item in outgoing:
-                if self.store.claim(
-                    item.target,
-                    item.key,
-                    now=now,
-                    lease_seconds=lease,
-                    summary=item.summary,
-                    payload=item.payload,
-                ):
-                    claims.append(Claim(item.target, item.key, item.payload, 0, now))
-            claims += self.store.take_due(now=now, lease_seconds=lease)
+            for claim in self.claim(outgoing, now=now):
+                claims.append(claim)  # one by one: a failure half-way still releases what was claimed
             for batch in _interleaved(self.batches(claims)):
                 try:
-                    self._deliver(batch, now, report)
+                    outcome, attempts = self.send(batch)
+                    self.record(batch, outcome, attempts, now=now, report=report)
                 except Exception as exc:
                     # e.g. the database failed recording it: the next run resends (at least once)
-                    line = f"{batch.target} {', '.join(c.key for c in batch.claims)}: {self._describe(exc)}"
+                    line = f"{batch.target} {_keys(batch.claims)}: {self._describe(exc)}"
                     report.failures.append(line)
                     logger.error("delivery not recorded, released for the next run: %s", line)
                     self._release(batch.claims, now)
-                settled.update((claim.target, claim.key) for claim in batch.claims)
+                settled.update((claim.target, str(claim.key)) for claim in batch.claims)
         finally:
             # the run stopped early (an interrupt, the database): nothing it claimed waits for the lease
-            left = [claim for claim in claims if (claim.target, claim.key) not in settled]
+            left = [claim for claim in claims if (claim.target, str(claim.key)) not in settled]
             if left:
                 self._release(left, now)
         return report
 
+    def claim(self, outgoing: Sequence[Outgoing], *, now: datetime) -> Iterator[Claim]:
+        """Claim each outgoing (target, key) not logged yet, then every row due again."""
+        lease = self.policy.lease_seconds
+        for item in outgoing:
+            payload = item.payload.to_json()
+            if self.log.claim(
+                item.target, item.key, now=now, lease_seconds=lease, summary=item.summary, payload=payload
+            ):
+                yield Claim(item.target, item.key, payload, 0, now)
+        yield from self.log.take_due(now=now, lease_seconds=lease)
+
+    def send(self, batch: Batch) -> tuple[Outcome, int]:
+        """The batch's outcome and how many attempts it took (0: it could not be sent at all)."""
+        if batch.error:
+            return Outcome.permanent(batch.error), 0
+        if batch.integration is None:
+            return Outcome.permanent(f"target {batch.target!r} is no longer configured"), 0
+        return self._attempt(batch.integration, batch.message, batch.delivery_key)
+
+    def record(
+        self, batch: Batch, outcome: Outcome, attempts: int, *, now: datetime, report: DeliveryReport
+    ) -> None:
+        """Mark the batch's claims sent, due for a retry (with backoff) or dead, and report it."""
+        keys = [claim.key for claim in batch.claims]
+        if outcome.ok:
+            self.log.mark_sent(batch.target, keys, now=now, attempts=attempts)
+            report.sent_messages += 1
+            report.sent_keys += len(keys)
+            if outcome.error:
+                line = f"{batch.target} {_keys(batch.claims)}: {redact(outcome.error, self.secrets)}"
+                report.warnings.append(line)
+                logger.warning("delivered incompletely: %s", line)
+            return
+        error = " ".join(redact(outcome.error, self.secrets).split())  # one line in the log and the row
+        give_up = timedelta(hours=self.policy.give_up_hours)
+        for claim in batch.claims:
+            next_at = None
+            if outcome.retryable and now < claim.created_at + give_up:
+                delay = backoff(claim.attempts + attempts, self.policy.retry_backoff_seconds, 3600.0)
+                next_at = now + timedelta(seconds=max(delay, outcome.retry_after or 0.0))
+            self.log.mark_failed(
+                batch.target, [claim.key], error=error, next_attempt_at=next_at, attempts=attempts
+            )
+            line = f"{batch.target} {claim.key}: {error}"
+            if next_at is None:
+                report.dead.append(line)
+                logger.error("delivery dead-lettered: %s", line)
+            else:
+                report.failures.append(f"{line} (retry at {next_at.isoformat()})")
+                logger.warning("delivery failed, will retry at %s: %s", next_at.isoformat(), line)
+
     def _release(self, claims: Sequence[Claim], now: datetime) -> None:
         """Best effort: make ``claims`` due again now (the database may be what failed)."""
-        by_target: dict[str, list[str]] = {}
+        by_target: dict[str, list[Claim]] = {}
         for claim in claims:
-            by_target.setdefault(claim.target, []).append(claim.key)
-        for target, keys in by_target.items():
+            by_target.setdefault(claim.target, []).append(claim)
+        for target, items in by_target.items():
             try:
-                self.store.mark_failed(
+                self.log.mark_failed(
                     target,
-                    keys,
+                    [claim.key for claim in items],
                     error="the run stopped before this was recorded",
                     next_attempt_at=now,
                     attempts=0,
@@ -149,7 +191,7 @@ class Delivery:
             except Exception as exc:
                 logger.error(
                     "could not release %s claim(s) of %s; they are retried after the lease: %s",
-                    len(keys),
+                    len(items),
                     target,
                     self._describe(exc),
                 )
@@ -167,10 +209,15 @@ class Delivery:
             by_target.setdefault(item.target, []).append(item)
         claims: list[Claim] = []
         for target, items in by_target.items():
-            logged = self.store.logged(target, [item.key for item in items])
-            claims += [Claim(target, i.key, i.payload, 0, now) for i in items if i.key not in logged]
+            logged = self.log.logged(target, [item.key for item in items])
+            claims += [
+                Claim(target, item.key, item.payload.to_json(), 0, now)
+                for item in items
+                if item.key not in logged
+            ]
         claims += [
-            Claim(r.target, r.key, r.payload, r.attempts, r.created_at) for r in self.store.pending(now=now)
+            Claim(r.target, DeliveryKey.parse(r.key), r.payload, r.attempts, r.created_at)
+            for r in self.log.pending(now=now)
         ]
         report = DeliveryReport()
         for batch in self.batches(claims):
@@ -198,16 +245,16 @@ class Delivery:
             notices: list[tuple[Claim, Notice]] = []
             for claim in items:
                 try:
-                    if "digest" in claim.payload:
-                        message = Message(receiver, digest=Digest.from_payload(claim.payload["digest"]))
-                        batches.append(Batch(integration, target, message, (claim,)))
-                    elif "notice" in claim.payload:
-                        notices.append((claim, Notice.from_payload(claim.payload["notice"])))
-                    else:
-                        raise ValueError("neither a notice nor a digest")
+                    payload = read_payload(claim.payload)
                 except Exception as exc:
                     error = f"its stored payload cannot be read ({type(exc).__name__})"
                     batches.append(Batch(integration, target, Message(receiver), (claim,), error))
+                    continue
+                if isinstance(payload, DigestPayload):
+                    message = Message(receiver, digest=payload.digest)
+                    batches.append(Batch(integration, target, message, (claim,)))
+                elif isinstance(payload, NoticePayload):
+                    notices.append((claim, payload.notice))
             values = [notice for _, notice in notices]
             chunks = integration.split(values) if integration is not None else [tuple(values)]
             start = 0
@@ -216,41 +263,6 @@ class Delivery:
                 start += len(chunk)
                 batches.append(Batch(integration, target, Message(receiver, notices=chunk), group))
         return batches
-
-    def _deliver(self, batch: Batch, now: datetime, report: DeliveryReport) -> None:
-        keys = [claim.key for claim in batch.claims]
-        if batch.error:
-            outcome, attempts = Outcome.permanent(batch.error), 0
-        elif batch.integration is None:
-            outcome, attempts = Outcome.permanent(f"target {batch.target!r} is no longer configured"), 0
-        else:
-            outcome, attempts = self._attempt(batch.integration, batch.message, batch.delivery_key)
-        if outcome.ok:
-            self.store.mark_sent(batch.target, keys, now=now, attempts=attempts)
-            report.sent_messages += 1
-            report.sent_keys += len(keys)
-            if outcome.error:
-                line = f"{batch.target} {', '.join(keys)}: {redact(outcome.error, self.secrets)}"
-                report.warnings.append(line)
-                logger.warning("delivered incompletely: %s", line)
-            return
-        error = " ".join(redact(outcome.error, self.secrets).split())  # one line in the log and the row
-        give_up = timedelta(hours=self.policy.give_up_hours)
-        for claim in batch.claims:
-            next_at = None
-            if outcome.retryable and now < claim.created_at + give_up:
-                delay = backoff(claim.attempts + attempts, self.policy.retry_backoff_seconds, 3600.0)
-                next_at = now + timedelta(seconds=max(delay, outcome.retry_after or 0.0))
-            self.store.mark_failed(
-                batch.target, [claim.key], error=error, next_attempt_at=next_at, attempts=attempts
-            )
-            line = f"{batch.target} {claim.key}: {error}"
-            if next_at is None:
-                report.dead.append(line)
-                logger.error("delivery dead-lettered: %s", line)
-            else:
-                report.failures.append(f"{line} (retry at {next_at.isoformat()})")
-                logger.warning("delivery failed, will retry at %s: %s", next_at.isoformat(), line)
 
     def _attempt(self, integration: Integration, message: Message, delivery_key: str) -> tuple[Outcome, int]:
         """Send with in-run retries for retryable failures; waits longer than the cap defer to a later run."""
@@ -284,6 +296,10 @@ class Delivery:
         except Exception as exc:
             # no traceback, even at DEBUG: it would quote what the notifier held (a webhook URL)
             return Outcome.retry(f"{integration.target} notifier raised {self._describe(exc)}")
+
+
+def _keys(claims: Sequence[Claim]) -> str:
+    return ", ".join(str(claim.key) for claim in claims)
 
 
 def _interleaved(batches: Sequence[Batch]) -> Iterator[Batch]:

@@ -1,9 +1,10 @@
 """The weekly digest's content and schedule — pure.
 
-A digest is keyed by the ISO week of its scheduled moment (``digest:2026-W47``) in the delivery
-log, so each receiver gets one per week, delivered at least once. The week due at ``now`` is the one whose
-scheduled moment (weekday and hour in the configured time zone) is the latest at or before
-``now``: a service that was down at that moment sends it late, on its next run.
+A digest is keyed by the ISO week of its scheduled moment (``DeliveryKey.digest("2026-W47")``)
+in the delivery log, so each receiver gets one per week, delivered at least once. The week due
+at ``now`` is the one whose scheduled moment (weekday and hour in the configured time zone) is
+the latest at or before ``now``: a service that was down at that moment sends it late, on its
+next run.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ from __future__ import annotations
 import hashlib
 import smtplib
 import ssl
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -57,10 +58,10 @@ def render_email(
     *,
     sender: str,
     to: list[str],
-    now: datetime | None = None,
+    now: datetime,
     delivery_key: str | None = None,
 ) -> EmailMessage:
-    """The multipart (text + HTML) email for ``message``.
+    """The multipart (text + HTML) email for ``message``, dated ``now`` (aware).
 
     With a ``delivery_key`` the Message-ID is derived from it (stable across re-sends); without
     one it is random.
@@ -69,7 +70,7 @@ def render_email(
     email["Subject"] = one_line(message.subject)[:250]
     email["From"] = sender
     email["To"] = ", ".join(to)
-    email["Date"] = format_datetime(now or datetime.now(UTC))
+    email["Date"] = format_datetime(now)
     email["Message-ID"] = (
         message_id(delivery_key, sender)
         if delivery_key
@@ -85,12 +86,21 @@ def render_email(
 
 
 class EmailNotifier:
-    """Sends each message as one email to ``to`` through the configured SMTP server."""
+    """Sends each message as one email to ``to`` through the configured SMTP server.
+
+    ``now`` is the wall clock (aware UTC) each email is dated by.
+    """
 
     def __init__(
-        self, smtp: SmtpSettings, to: list[str], *, ssl_context: ssl.SSLContext | None = None
+        self,
+        smtp: SmtpSettings,
+        to: list[str],
+        *,
+        now: Callable[[], datetime],
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.smtp = smtp
+        self._now = now
         self.to = list(to)
         self.channel = f"smtp:{smtp.host}:{','.join(self.to)}"
         self._context = ssl_context
@@ -119,7 +129,9 @@ class EmailNotifier:
 
     def send_keyed(self, message: Message, delivery_key: str) -> Outcome:
         """One email whose Message-ID is derived from ``delivery_key``: re-sends fold in clients."""
-        email = render_email(message, sender=self.smtp.sender, to=self.to, delivery_key=delivery_key)
+        email = render_email(
+            message, sender=self.smtp.sender, to=self.to, now=self._now(), delivery_key=delivery_key
+        )
         try:
             outcome = self._deliver(email)
         except smtplib.SMTPRecipientsRefused as exc:

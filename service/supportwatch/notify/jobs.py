@@ -1,7 +1,8 @@
 """The two notification jobs, ``notify`` and ``digest``, over evaluated reports.
 
-``Service`` gathers the inputs (reports, releases, data health) and calls these; this module
-composes planning (pure), the store and delivery.
+``Service`` gathers the inputs (reports, releases, data health) and calls these. A notify run is
+Alertmanager's fixed sequence: record the findings' episodes, mute (acks), plan what is due
+(pure, ``plan.py``), then claim, send and record (``delivery.py``) against the delivery log.
 """
 
 from __future__ import annotations
@@ -9,35 +10,51 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from sqlalchemy import Engine
+
 from supportwatch.checks import DeploymentReport
 from supportwatch.config import Settings
 from supportwatch.errors import ConfigError
-from supportwatch.notify import plan
 from supportwatch.notify.delivery import Delivery, DeliveryReport
 from supportwatch.notify.digest import DigestInputs, build_digest, due_week, iso_week
+from supportwatch.notify.episodes import Episodes, FindingState, Seen
+from supportwatch.notify.log import DeliveryKey, DeliveryLog, DeliveryRecord, DeliveryState
 from supportwatch.notify.message import Notice
-from supportwatch.notify.wiring import NotifyRuntime, build_integrations, secrets
-from supportwatch.store import NotifyStore
-from supportwatch.values import Finding, FindingState, Release
+from supportwatch.notify.payload import DigestPayload, read_payload
+from supportwatch.notify.plan import Outgoing, family, fired_keys, firing, resolved_notices
+from supportwatch.notify.silences import Silences, muted
+from supportwatch.notify.wiring import NotifyRuntime, build_integrations, router, secrets
+from supportwatch.values import Finding, Release
 
 
 class Notifications:
-    """Notify and digest runs for one settings tree, one store and one injected runtime."""
+    """Notify and digest runs for one settings tree, one database and one injected runtime."""
 
-    def __init__(self, settings: Settings, store: NotifyStore, runtime: NotifyRuntime | None = None) -> None:
+    def __init__(self, settings: Settings, engine: Engine, runtime: NotifyRuntime | None = None) -> None:
         self.settings = settings
-        self.store = store
+        self.log = DeliveryLog(engine)
+        self.silences = Silences(engine)
+        self.episodes = Episodes(engine)
         self.runtime = runtime or NotifyRuntime()
-        self.router = plan.Router.of(settings)
+        self.router = router(settings)
 
     def _delivery(self) -> Delivery:
         return Delivery(
-            self.store,
+            self.log,
             build_integrations(self.settings, self.runtime),
             self.settings.notify,
             sleep=self.runtime.sleep,
             secrets=secrets(self.settings),
         )
+
+    def notify(
+        self, reports: Sequence[DeploymentReport], *, now: datetime, dry_run: bool = False
+    ) -> DeliveryReport:
+        """Deliver every due notice once: new facts, critical repeats, resolutions, pending retries."""
+        states = self.sync(reports, now=now, commit=not dry_run)
+        silenced = muted(self.silences.acks(), now)
+        outgoing = self.plan(reports, states, muted=silenced, now=now)
+        return self._delivery().run(outgoing, now=now, dry_run=dry_run)  # claim, send, record
 
     def sync(
         self, reports: Sequence[DeploymentReport], *, now: datetime, commit: bool
@@ -45,24 +62,27 @@ class Notifications:
         """Record this run's findings; ended ones become resolved (or superseded: nothing fixed)."""
         findings = [finding for report in reports for finding in report.findings]
         live = {report.deployment.name for report in reports}
-        families = {(f.deployment, plan.family(f.kind.value)) for f in findings}
+        families = {(f.deployment, family(f.kind.value)) for f in findings}
 
         def superseded(state: FindingState) -> bool:
-            return state.deployment not in live or (state.deployment, plan.family(state.kind)) in families
+            return state.deployment not in live or (state.deployment, family(state.kind)) in families
 
         current = [
-            (f.dedup_key, f.kind.value, f.severity.value, f.deployment, f.team, Notice.of(f).to_payload())
+            Seen(f.dedup_key, f.kind.value, f.severity.value, f.deployment, f.team, Notice.of(f).to_payload())
             for f in findings
         ]
-        return self.store.sync_findings(current, now=now, superseded=superseded, commit=commit)
+        return self.episodes.sync_findings(current, now=now, superseded=superseded, commit=commit)
 
-    def notify(
-        self, reports: Sequence[DeploymentReport], *, now: datetime, dry_run: bool = False
-    ) -> DeliveryReport:
-        """Deliver every due notice once: new facts, critical repeats, resolutions, pending retries."""
-        states = self.sync(reports, now=now, commit=not dry_run)
-        muted = {ack.dedup_key for ack in self.store.acks() if ack.active(now)}
-        outgoing = plan.firing(
+    def plan(
+        self,
+        reports: Sequence[DeploymentReport],
+        states: dict[str, FindingState],
+        *,
+        muted: frozenset[str],
+        now: datetime,
+    ) -> list[Outgoing]:
+        """What is due now: the firing findings not muted, then the resolutions."""
+        outgoing = firing(
             [finding for report in reports for finding in report.findings],
             router=self.router,
             first_seen={key: state.first_seen_at for key, state in states.items()},
@@ -72,19 +92,18 @@ class Notifications:
             muted=muted,
             reports={report.deployment.name: report for report in reports},
         )
-        outgoing += self._resolved(now)
-        return self._delivery().run(outgoing, now=now, dry_run=dry_run)
+        return outgoing + self._resolved(now)
 
-    def _resolved(self, now: datetime) -> list[plan.Outgoing]:
+    def _resolved(self, now: datetime) -> list[Outgoing]:
         repeat_days = self.settings.notify.repeat_interval_days
-        states = self.store.finding_states(resolved_since=now - timedelta(days=repeat_days))
-        keys = {state.dedup_key: plan.fired_keys(state, repeat_days) for state in states}
-        by_target: dict[str, list[tuple[str, plan.Outgoing]]] = {}
-        for target, fired_key, outgoing in plan.resolved(states, router=self.router):
-            by_target.setdefault(target, []).append((fired_key, outgoing))
-        result: list[plan.Outgoing] = []
+        states = self.episodes.finding_states(resolved_since=now - timedelta(days=repeat_days))
+        keys = {state.dedup_key: fired_keys(state, repeat_days) for state in states}
+        by_target: dict[str, list[tuple[str, Outgoing]]] = {}
+        for target, dedup_key, outgoing in resolved_notices(states, router=self.router):
+            by_target.setdefault(target, []).append((dedup_key, outgoing))
+        result: list[Outgoing] = []
         for target, items in by_target.items():
-            fired = self.store.sent_keys(target, [k for key, _ in items for k in keys[key]])
+            fired = self.log.sent_keys(target, [k for key, _ in items for k in keys[key]])
             result += [outgoing for key, outgoing in items if fired.intersection(keys[key])]
         return result
 
@@ -108,7 +127,7 @@ class Notifications:
         dry_run: bool = False,
         scheduled: bool = False,
     ) -> DeliveryReport:
-        """One digest per receiver for the week (keyed ``digest:<ISO week>``); already sent: nothing."""
+        """One digest per receiver for the week (``DeliveryKey.digest``); already sent: nothing."""
         week = self.digest_week(now, scheduled=scheduled)
         receivers = self.router.receivers({report.deployment.team for report in reports})
         if receiver is not None:
@@ -117,10 +136,11 @@ class Notifications:
                 raise ConfigError("--receiver", f"{receiver!r} is not a receiver; known: {known}")
             receivers = [receiver]
         self.sync(reports, now=now, commit=not dry_run)
+        key = DeliveryKey.digest(week)
         outgoing = []
         for name in receivers:
             target = self.router.digest_target(name)
-            if f"digest:{week}" in self.store.logged(target, [f"digest:{week}"]):
+            if key in self.log.logged(target, [key]):
                 continue
             routed = [r for r in reports if self.router.receiver(r.deployment.team) == name]
             outgoing.append(
@@ -146,14 +166,13 @@ class Notifications:
         releases: Sequence[Release],
         health: Sequence[Finding],
         now: datetime,
-    ) -> plan.Outgoing:
-        last = self.store.last_sent_digest(target)
+    ) -> Outgoing:
+        last = self.log.last_sent_digest(target)
         since = last.sent_at if last is not None else None
         window = since or now - timedelta(days=7)
-        previous = last.payload.get("digest", {}).get("deployments", []) if last is not None else []
         names = {report.deployment.name for report in reports}
-        opened = [s for s in self.store.finding_states(opened_since=window) if s.deployment in names]
-        ended = [s for s in self.store.finding_states(resolved_since=window) if s.deployment in names]
+        opened = [s for s in self.episodes.finding_states(opened_since=window) if s.deployment in names]
+        ended = [s for s in self.episodes.finding_states(resolved_since=window) if s.deployment in names]
         digest = build_digest(
             DigestInputs(
                 receiver=receiver,
@@ -161,7 +180,7 @@ class Notifications:
                 today=now.astimezone(self.settings.tz).date(),
                 reports=reports,
                 since=since,
-                previous_states={item["name"]: item["state"] for item in previous},
+                previous_states=_states_in(last),
                 new_releases=[r for r in releases if r.released_on and r.released_on >= window.date()],
                 opened=[
                     f"{s.payload['severity']}: {s.payload['summary']}"
@@ -174,7 +193,7 @@ class Notifications:
                 horizon_days=self.settings.notify.digest_horizon_days,
             )
         )
-        return plan.Outgoing(target, f"digest:{week}", f"digest {week}", {"digest": digest.to_payload()})
+        return Outgoing(target, DeliveryKey.digest(week), f"digest {week}", DigestPayload(digest))
 
     def _dead_letters(self, receiver: str, *, since: datetime) -> list[str]:
         # each digest reports its own receiver's deliveries that died since the one before, not
@@ -183,7 +202,18 @@ class Notifications:
         cutoff = since - timedelta(hours=self.settings.notify.give_up_hours)
         dead = [
             r
-            for r in self.store.records(state="dead")
+            for r in self.log.records(state=DeliveryState.DEAD)
             if r.created_at >= cutoff and r.target.startswith(f"{receiver}/")
         ]
         return [f"delivery to {r.target} dead-lettered ({r.key}): {r.last_error}" for r in dead[-20:]]
+
+
+def _states_in(last: DeliveryRecord | None) -> dict[str, str]:
+    """Deployment name -> state in the last digest sent, what this one compares against."""
+    if last is None:
+        return {}
+    try:
+        payload = read_payload(last.payload)
+    except (KeyError, TypeError, ValueError):
+        return {}  # unreadable: this digest reports no state changes rather than none at all
+    return payload.digest.states() if isinstance(payload, DigestPayload) else {}

@@ -1,27 +1,30 @@
 """What is due, for whom — pure: routing, mutes (acks), repeat keys and "resolved" notices.
 
-Delivery keys: a finding's ``dedup_key`` already names its facts (each reminder rung, each new
-release gives a new key), so each is sent once. A critical finding is re-sent every
-``repeat_interval_days`` while it stays open: period N after it was first seen gets the key
-``<dedup_key>:repeat-N``. A finding that disappears, and was not merely replaced by another of
-its family on the same deployment (rung 30 -> rung 14 -> end of maintenance), gets one
-``resolved:<dedup_key>`` notice wherever its first notice (or a repeat) was delivered.
-A finding that comes back after it was resolved starts a new episode: its keys carry
-``:episode-N`` (``<dedup_key>:episode-N``, ``...:repeat-M``, ``resolved:...``), so the return,
-its repeats and its second resolution are announced too.
+Delivery keys (``log.DeliveryKey``): a finding's ``dedup_key`` already names its facts (each
+reminder rung, each new release gives a new key), so each is sent once. A critical finding is
+re-sent every ``repeat_days`` while it stays open: period N after it was first seen is its
+N-th repeat. A finding that disappears, and was not merely replaced by another of its family
+on the same deployment (rung 30 -> rung 14 -> end of maintenance), gets one "resolved" notice
+wherever its first notice (or a repeat) was delivered. A finding that comes back after it was
+resolved starts a new episode (``episodes.py``) with keys of its own, so the return, its
+repeats and its second resolution are announced too.
+
+Everything here takes plain values: the caller turns the settings into ``Route`` values and
+receiver kinds (``wiring.router``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from supportwatch.checks import DeploymentReport
-from supportwatch.config import ReceiverSettings, Settings
+from supportwatch.notify.episodes import FindingState
+from supportwatch.notify.log import DeliveryKey
 from supportwatch.notify.message import Notice
-from supportwatch.values import Finding, FindingState
+from supportwatch.notify.payload import NoticePayload, Payload
+from supportwatch.values import Finding
 
 CONSOLE = "console"
 _FAMILIES = {"maintenance_ending": "maintenance", "end_of_maintenance": "maintenance"}
@@ -32,28 +35,31 @@ def family(kind: str) -> str:
     return _FAMILIES.get(kind, kind)
 
 
-def integration_kinds(receiver: ReceiverSettings | None) -> list[str]:
-    """The integrations of a receiver, in send order; the built-in console has one."""
-    if receiver is None:
-        return [CONSOLE]
-    return [kind for kind, part in (("slack", receiver.slack), ("email", receiver.email)) if part is not None]
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Findings of ``team`` go to ``receiver``."""
+
+    team: str
+    receiver: str
 
 
 @dataclass(frozen=True, slots=True)
 class Router:
-    """Team -> receiver (first matching route, else ``default_receiver``) -> targets."""
+    """Team -> receiver (first matching route, else ``default``) -> targets (``receiver/kind``)."""
 
     routes: Mapping[str, str]
     default: str
     kinds: Mapping[str, Sequence[str]]
 
     @classmethod
-    def of(cls, settings: Settings) -> Router:
-        routes: dict[str, str] = {}
-        for route in settings.routes:
-            routes.setdefault(route.match.team, route.receiver)
-        kinds = {CONSOLE: [CONSOLE]} | {r.name: integration_kinds(r) for r in settings.receivers}
-        return cls(routes, settings.default_receiver, kinds)
+    def of(cls, routes: Sequence[Route], *, receivers: Mapping[str, Sequence[str]], default: str) -> Router:
+        """``receivers``: each configured receiver's integration kinds, in send order; the
+        built-in ``console`` receiver is always there."""
+        table: dict[str, str] = {}
+        for route in routes:
+            table.setdefault(route.team, route.receiver)
+        kinds = {CONSOLE: [CONSOLE]} | {name: list(items) for name, items in receivers.items()}
+        return cls(table, default, kinds)
 
     def receiver(self, team: str) -> str:
         return self.routes.get(team, self.default)
@@ -77,9 +83,9 @@ class Outgoing:
     """One (target, key) to claim and send, with the payload that renders it."""
 
     target: str
-    key: str
+    key: DeliveryKey
     summary: str
-    payload: dict[str, Any]
+    payload: Payload
 
 
 def repeat_period(first_seen: datetime, now: datetime, repeat_days: int) -> int:
@@ -87,14 +93,14 @@ def repeat_period(first_seen: datetime, now: datetime, repeat_days: int) -> int:
     return max(0, (now - first_seen).days // repeat_days)
 
 
-def fired_keys(state: FindingState, repeat_days: int) -> list[str]:
+def fired_keys(state: FindingState, repeat_days: int) -> list[DeliveryKey]:
     """Every key a finding could have fired under: its first notice, then each repeat until it ended.
 
     An ack can hold back the first notice, so a repeat may be the only one delivered.
     """
     periods = repeat_period(state.first_seen_at, state.resolved_at or state.first_seen_at, repeat_days)
     base = state.delivery_key
-    return [base, *(f"{base}:repeat-{n}" for n in range(1, periods + 1))]
+    return [base, *(base.repeat(n) for n in range(1, periods + 1))]
 
 
 def firing(
@@ -120,32 +126,26 @@ def firing(
         if finding.severity.value == "critical":
             period = repeat_period(first_seen.get(finding.dedup_key, now), now, repeat_days)
         episode = (episodes or {}).get(finding.dedup_key, 0)
-        base = finding.dedup_key if episode == 0 else f"{finding.dedup_key}:episode-{episode}"
-        key = base if period == 0 else f"{base}:repeat-{period}"
+        key = DeliveryKey.episode(finding.dedup_key, episode).repeat(period)
         notice = Notice.of(finding, repeat=period, report=(reports or {}).get(finding.deployment))
         result += [
-            Outgoing(target, key, finding.summary, {"notice": notice.to_payload()})
+            Outgoing(target, key, finding.summary, NoticePayload(notice))
             for target in router.targets(finding.team)
         ]
     return result
 
 
-def resolved(states: Sequence[FindingState], *, router: Router) -> list[tuple[str, str, Outgoing]]:
-    """Candidate "resolved" notices as (target, firing key, outgoing); send where it fired."""
+def resolved_notices(states: Sequence[FindingState], *, router: Router) -> list[tuple[str, str, Outgoing]]:
+    """Candidate "resolved" notices as (target, dedup key, outgoing); send where it fired."""
     result: list[tuple[str, str, Outgoing]] = []
     for state in states:
-        notice = Notice.from_payload(state.payload)
-        notice = Notice(**{**_fields(notice), "status": "resolved", "repeat": 0})
+        notice = replace(Notice.from_payload(state.payload), status="resolved", repeat=0)
         for target in router.targets(state.team):
             outgoing = Outgoing(
                 target,
-                f"resolved:{state.delivery_key}",
+                state.delivery_key.resolved(),
                 f"resolved: {notice.summary}",
-                {"notice": notice.to_payload()},
+                NoticePayload(notice),
             )
             result.append((target, state.dedup_key, outgoing))
     return result
-
-
-def _fields(notice: Notice) -> dict[str, Any]:
-    return {name: getattr(notice, name) for name in Notice.__slots__}

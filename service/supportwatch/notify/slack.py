@@ -18,6 +18,7 @@ import logging
 import time
 import urllib.request
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -28,8 +29,9 @@ from slack_sdk.webhook import WebhookClient
 from supportwatch.config import SlackSettings
 from supportwatch.errors import PermanentDeliveryError
 from supportwatch.notify.base import Outcome, redact
-from supportwatch.notify.classify import http_status_retryable, slack_error_retryable
+from supportwatch.notify.classify import slack_error_retryable
 from supportwatch.notify.message import Message, slack_payload
+from supportwatch.retry import retry_after_in
 
 DEFAULT_API_URL = "https://slack.com/api/"
 
@@ -111,10 +113,21 @@ class RateLimiter:
 class SlackNotifier:
     """One Slack destination: a webhook, or a bot token with a channel (and optional API URL)."""
 
-    def __init__(self, settings: SlackSettings, *, limiter: RateLimiter, timeout: float = 10.0) -> None:
-        """Raises ``PermanentDeliveryError`` when the webhook or API URL is not http(s)."""
+    def __init__(
+        self,
+        settings: SlackSettings,
+        *,
+        limiter: RateLimiter,
+        now: Callable[[], datetime],
+        timeout: float = 10.0,
+    ) -> None:
+        """Raises ``PermanentDeliveryError`` when the webhook or API URL is not http(s).
+
+        ``now`` is the wall clock (aware UTC) an HTTP-date ``Retry-After`` is read against.
+        """
         quiet_sdk_loggers()
         self.limiter = limiter
+        self._now = now
         self._secrets = [
             s.get_secret_value() for s in (settings.webhook_url, settings.token) if s is not None
         ]
@@ -149,7 +162,7 @@ class SlackNotifier:
         try:
             outcome = self._post(payload)
         except SlackApiError as exc:
-            outcome = _api_error(exc)
+            outcome = self._api_error(exc)
         except (SlackClientError, OSError, http.client.HTTPException) as exc:
             outcome = Outcome.retry(f"Slack unreachable: {type(exc).__name__}: {exc}")
         error = redact(outcome.error, self._secrets)
@@ -163,46 +176,29 @@ class SlackNotifier:
             # cut only after redaction (in send): a cut inside a quoted webhook path would
             # leave a part of the secret that redaction cannot recognise
             body = (response.body or "").strip()
-            return _classified(response.status_code, body, response.headers)
+            return self._classified(response.status_code, body, response.headers)
         assert self._client is not None
         self._client.chat_postMessage(
             channel=self._channel_name, text=payload["text"], blocks=payload["blocks"]
         )
         return Outcome.sent()
 
+    def _api_error(self, exc: SlackApiError) -> Outcome:
+        response = exc.response
+        data = response.data if isinstance(response.data, dict) else {}
+        error = str(data.get("error", "")).strip() or "no error code"
+        return self._classified(response.status_code, error, response.headers)
 
-def _api_error(exc: SlackApiError) -> Outcome:
-    response = exc.response
-    data = response.data if isinstance(response.data, dict) else {}
-    error = str(data.get("error", "")).strip() or "no error code"
-    return _classified(response.status_code, error, response.headers)
+    def _classified(self, status: int, error: str, headers: Any) -> Outcome:
+        """Retry what ``classify`` says may pass, after the server's ``Retry-After`` if valid.
 
-
-def _classified(status: int, error: str, headers: Any) -> Outcome:
-    """Retry what ``retry.retryable_status`` (via ``classify``) or Slack's error says may pass."""
-    text = f"Slack answered HTTP {status}: {error}"
-    if http_status_retryable(status) or slack_error_retryable(error, status):
-        return Outcome.retry(text, retry_after=_retry_after(headers))
-    return Outcome.permanent(text)
-
-
-def _retry_after(headers: Any) -> float | None:
-    """``Retry-After`` as ``supportwatch.retry`` reads it: 0..3600 seconds, or None (then: backoff).
-
-    ``inf``, ``1e12``, ``1e400``, ``NaN`` or a negative number is None, never a wait that
-    overflows the next attempt's datetime.
-    """
-    from datetime import UTC, datetime  # noqa: PLC0415 - local: this function's own imports
-
-    from supportwatch.retry import retry_after  # noqa: PLC0415
-
-    if not headers:
-        return None
-    for name, value in dict(headers).items():
-        if str(name).lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) and value else value
-            return retry_after(raw if isinstance(raw, str) else None, datetime.now(UTC))
-    return None
+        ``Retry-After`` is read by ``supportwatch.retry``: 0..3600 seconds, or None (then:
+        backoff); ``inf``, ``1e400``, ``NaN`` or a negative number never overflow a datetime.
+        """
+        text = f"Slack answered HTTP {status}: {error}"
+        if slack_error_retryable(error, status):
+            return Outcome.retry(text, retry_after=retry_after_in(dict(headers or {}), self._now()))
+        return Outcome.permanent(text)
 
 
 class _RefuseRedirect(urllib.request.HTTPRedirectHandler):

@@ -1,4 +1,8 @@
-"""Explicit wiring: receiver integration kind -> constructor; no registry magic."""
+"""Explicit wiring: receiver integration kind -> constructor; no registry magic.
+
+The one place that reads the notification settings: it builds the integrations, the router's
+plain values (``plan.Route``) and the list of secrets to redact.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import ssl
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from supportwatch.config import ReceiverSettings, Settings
 from supportwatch.errors import PermanentDeliveryError
@@ -13,21 +18,44 @@ from supportwatch.notify.base import Notifier, Unusable
 from supportwatch.notify.console import ConsoleNotifier
 from supportwatch.notify.email import EmailNotifier
 from supportwatch.notify.message import Notice, slack_chunks
-from supportwatch.notify.plan import CONSOLE, integration_kinds
+from supportwatch.notify.plan import CONSOLE, Route, Router
 from supportwatch.notify.slack import RateLimiter, SlackNotifier
 
 Splitter = Callable[[Sequence[Notice]], list[tuple[Notice, ...]]]
 
 
+def utc_now() -> datetime:
+    """The wall clock, aware UTC: an email's Date header, an HTTP-date Retry-After."""
+    return datetime.now(UTC)
+
+
 @dataclass
 class NotifyRuntime:
-    """What a run may have injected: the sleep and clock behind retries and rate limits, a TLS
-    context trusting a test CA, a console writer. The defaults are the real ones."""
+    """What a run may have injected: the sleep and clock behind retries and rate limits, the
+    wall clock, a TLS context trusting a test CA, a console writer. The defaults are the real
+    ones."""
 
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     ssl_context: ssl.SSLContext | None = None
     console: Callable[[str], None] | None = None
+    now: Callable[[], datetime] = utc_now
+
+
+def integration_kinds(receiver: ReceiverSettings | None) -> list[str]:
+    """The integrations of a receiver, in send order; the built-in console has one."""
+    if receiver is None:
+        return [CONSOLE]
+    return [kind for kind, part in (("slack", receiver.slack), ("email", receiver.email)) if part is not None]
+
+
+def router(settings: Settings) -> Router:
+    """The routes and receivers of ``settings`` as ``plan`` takes them."""
+    return Router.of(
+        [Route(route.match.team, route.receiver) for route in settings.routes],
+        receivers={receiver.name: integration_kinds(receiver) for receiver in settings.receivers},
+        default=settings.default_receiver,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +78,9 @@ def _slack(
     assert receiver.slack is not None
     target = f"{receiver.name}/slack"
     try:
-        notifier = SlackNotifier(receiver.slack, limiter=limiter, timeout=settings.notify.timeout_seconds)
+        notifier = SlackNotifier(
+            receiver.slack, limiter=limiter, now=runtime.now, timeout=settings.notify.timeout_seconds
+        )
     except PermanentDeliveryError as exc:
         # this target's deliveries are dead-lettered with the reason; the other targets still send
         unusable = Unusable(f"receiver {receiver.name!r}: {exc}")
@@ -63,7 +93,9 @@ def _email(
 ) -> Integration:
     assert receiver.email is not None
     assert settings.smtp is not None
-    notifier = EmailNotifier(settings.smtp, receiver.email.to, ssl_context=runtime.ssl_context)
+    notifier = EmailNotifier(
+        settings.smtp, receiver.email.to, now=runtime.now, ssl_context=runtime.ssl_context
+    )
     return Integration(f"{receiver.name}/email", notifier, _whole, notifier.channel)
 
 

@@ -1,0 +1,356 @@
+"""The notification log (Alertmanager's nflog): one row per (target, delivery key).
+
+``DeliveryKey`` is the one place that knows how a key is written:
+
+    <dedup_key>                      a finding's first notice (episode 0)
+    <dedup_key>:episode-N            the first notice of the N-th time the finding came back
+    <...>:repeat-M                   a critical finding's M-th periodic re-send
+    resolved:<dedup_key>[:episode-N] the "resolved" notice of that episode
+    digest:<ISO week>                a receiver's weekly digest
+
+``DeliveryLog.claim`` is insert-or-nothing on the unique (target, key): of any number of
+processes, exactly one gets the row. ``take_due`` re-claims rows whose retry time has come or
+whose claimer died (lease expired) with a conditional UPDATE, atomic on SQLite and PostgreSQL.
+A row moves ``claimed`` -> ``sent`` | ``retry`` (-> ``claimed`` again) | ``dead``; ``redrive``
+puts dead rows back to ``retry``. The payload is stored as JSON and handed back as it was
+stored: ``notify.payload`` reads it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, Engine, and_, or_, true, update
+from sqlmodel import Session, col, select
+
+from supportwatch.notify.sql import insert_for, slices, table_of
+from supportwatch.tables import DeliveryRow
+
+
+class DeliveryState(StrEnum):
+    """Where a delivery-log row stands; the values are what the ``state`` column holds."""
+
+    CLAIMED = "claimed"  # a process holds it until ``lease_until`` and must send, then record
+    SENT = "sent"
+    RETRY = "retry"  # failed, due again at ``next_attempt_at``
+    DEAD = "dead"  # failed for good (or for too long): shown in health, until redriven
+
+
+_RESOLVED = "resolved:"
+_DIGEST = "digest:"
+_SUFFIX = re.compile(r":(episode|repeat)-([1-9][0-9]*)\Z")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DeliveryKey:
+    """A delivery-log key; build one with a constructor, read one with ``parse``, store ``str(key)``.
+
+    Two keys are equal when they are written alike (``parse`` is total: any text is a key, and
+    ``str(DeliveryKey.parse(text)) == text``).
+    """
+
+    dedup_key: str = ""  # the finding's; empty for a digest
+    episode_number: int = 0
+    repeat_number: int = 0
+    is_resolved: bool = False
+    week: str | None = None  # the ISO week, for a digest
+
+    @classmethod
+    def finding(cls, dedup_key: str) -> DeliveryKey:
+        """A finding's first notice."""
+        return cls(dedup_key)
+
+    @classmethod
+    def episode(cls, dedup_key: str, number: int) -> DeliveryKey:
+        """The first notice of a finding's ``number``-th return (0: the first time it fired)."""
+        return cls(dedup_key, episode_number=number)
+
+    def repeat(self, number: int) -> DeliveryKey:
+        """The ``number``-th periodic re-send of this notice (0: the notice itself)."""
+        return DeliveryKey(self.dedup_key, self.episode_number, number, self.is_resolved, self.week)
+
+    def resolved(self) -> DeliveryKey:
+        """The "resolved" notice of this key's episode."""
+        return DeliveryKey(self.dedup_key, self.episode_number, 0, True)
+
+    @classmethod
+    def digest(cls, week: str) -> DeliveryKey:
+        """A receiver's digest of one ISO week (``2026-W27``)."""
+        return cls(week=week)
+
+    @property
+    def is_digest(self) -> bool:
+        return self.week is not None
+
+    @classmethod
+    def parse(cls, text: str) -> DeliveryKey:
+        """The key ``text`` spells; text in no known form is a finding's dedup key."""
+        if text.startswith(_DIGEST):
+            return cls(week=text[len(_DIGEST) :])
+        resolved = text.startswith(_RESOLVED)
+        rest = text[len(_RESOLVED) :] if resolved else text
+        numbers = {"episode": 0, "repeat": 0}
+        for name in ("repeat", "episode"):  # written episode first, so read from the end
+            match = _SUFFIX.search(rest)
+            if match is not None and match.group(1) == name:
+                numbers[name] = int(match.group(2))
+                rest = rest[: match.start()]
+        return cls(rest, numbers["episode"], numbers["repeat"], resolved)
+
+    def __str__(self) -> str:
+        if self.week is not None:
+            return f"{_DIGEST}{self.week}"
+        text = f"{_RESOLVED}{self.dedup_key}" if self.is_resolved else self.dedup_key
+        if self.episode_number:
+            text += f":episode-{self.episode_number}"
+        if self.repeat_number:
+            text += f":repeat-{self.repeat_number}"
+        return text
+
+    def __repr__(self) -> str:
+        return f"DeliveryKey({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DeliveryKey) and str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A delivery-log row this process holds (state ``claimed``) and must send, then record."""
+
+    target: str
+    key: DeliveryKey
+    payload: dict[str, Any]  # as stored: ``notify.payload.read_payload`` reads it
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """One delivery-log row as read back (health, dead letters, the last digest)."""
+
+    target: str
+    key: str
+    state: DeliveryState
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    last_error: str | None
+    summary: str
+    payload: dict[str, Any]
+
+
+class DeliveryLog:
+    """The delivery log on ``engine``; every method is its own transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def claim(
+        self,
+        target: str,
+        key: DeliveryKey,
+        *,
+        now: datetime,
+        lease_seconds: int,
+        summary: str,
+        payload: Mapping[str, Any],
+    ) -> bool:
+        """Insert a ``claimed`` row for (target, key); False if any row for it exists already."""
+        statement = (
+            insert_for(self.engine, DeliveryRow)
+            .values(
+                target=target,
+                key=str(key),
+                state=DeliveryState.CLAIMED.value,
+                attempts=0,
+                created_at=now,
+                lease_until=now + timedelta(seconds=lease_seconds),
+                summary=summary[:512],
+                payload=dict(payload),
+            )
+            .on_conflict_do_nothing(index_elements=["target", "key"])
+            .returning(table_of(DeliveryRow).c.id)
+        )
+        with Session(self.engine) as session:
+            inserted = session.exec(statement).first()
+            session.commit()
+            return inserted is not None
+
+    def take_due(self, *, now: datetime, lease_seconds: int) -> list[Claim]:
+        """Claim every row due for a retry, or claimed by a process whose lease has expired."""
+        due = _due(now)
+        taken: list[Claim] = []
+        with Session(self.engine) as session:
+            for row in session.exec(select(DeliveryRow).where(due)).all():
+                statement = (
+                    update(DeliveryRow)
+                    .where(col(DeliveryRow.id) == row.id, due)
+                    .values(
+                        state=DeliveryState.CLAIMED.value,
+                        lease_until=now + timedelta(seconds=lease_seconds),
+                    )
+                )
+                if session.exec(statement).rowcount == 1:
+                    key = DeliveryKey.parse(row.key)
+                    taken.append(Claim(row.target, key, dict(row.payload), row.attempts, row.created_at))
+            session.commit()
+        return taken
+
+    def pending(self, *, now: datetime) -> list[DeliveryRecord]:
+        """Rows ``take_due`` would claim now (for dry runs), read-only."""
+        return self._records(_due(now))
+
+    def logged(self, target: str, keys: Sequence[DeliveryKey]) -> set[DeliveryKey]:
+        """Which of ``keys`` have a row for ``target``, in any state."""
+        return self._keys(target, keys, None)
+
+    def sent_keys(self, target: str, keys: Sequence[DeliveryKey]) -> set[DeliveryKey]:
+        """Which of ``keys`` were delivered to ``target``."""
+        return self._keys(target, keys, DeliveryState.SENT)
+
+    def _keys(
+        self, target: str, keys: Sequence[DeliveryKey], state: DeliveryState | None
+    ) -> set[DeliveryKey]:
+        found: set[DeliveryKey] = set()
+        with Session(self.engine) as session:
+            for chunk in slices([str(key) for key in keys], 400):
+                query = select(col(DeliveryRow.key)).where(
+                    col(DeliveryRow.target) == target, col(DeliveryRow.key).in_(chunk)
+                )
+                if state is not None:
+                    query = query.where(col(DeliveryRow.state) == state.value)
+                found.update(DeliveryKey.parse(text) for text in session.exec(query))
+        return found
+
+    def mark_sent(
+        self, target: str, keys: Sequence[DeliveryKey], *, now: datetime, attempts: int = 1
+    ) -> None:
+        self._finish(
+            target,
+            keys,
+            attempts,
+            state=DeliveryState.SENT.value,
+            sent_at=now,
+            next_attempt_at=None,
+            last_error=None,
+        )
+
+    def mark_failed(
+        self,
+        target: str,
+        keys: Sequence[DeliveryKey],
+        *,
+        error: str,
+        next_attempt_at: datetime | None,
+        attempts: int = 1,
+    ) -> None:
+        """Record a failure: ``retry`` at ``next_attempt_at``, or ``dead`` when it is None."""
+        state = DeliveryState.DEAD if next_attempt_at is None else DeliveryState.RETRY
+        self._finish(
+            target,
+            keys,
+            attempts,
+            state=state.value,
+            sent_at=None,
+            next_attempt_at=next_attempt_at,
+            last_error=error,
+        )
+
+    def _finish(self, target: str, keys: Sequence[DeliveryKey], attempts: int, **values: Any) -> None:
+        with Session(self.engine) as session:
+            for chunk in slices([str(key) for key in keys], 400):
+                session.exec(
+                    update(DeliveryRow)
+                    .where(col(DeliveryRow.target) == target, col(DeliveryRow.key).in_(chunk))
+                    .values(
+                        attempts=col(DeliveryRow.attempts) + attempts,
+                        lease_until=None,
+                        **{**values, "last_error": (values["last_error"] or "")[:2000] or None},
+                    )
+                )
+            session.commit()
+
+    def redrive(self, *, now: datetime, target: str | None = None, key: DeliveryKey | None = None) -> int:
+        """Put dead letters (optionally of one target or key) back in the queue, due at ``now``.
+
+        For after an operator fixed what made them fail for good (a revoked token, an archived
+        channel); the give-up clock starts again. Returns how many were re-queued.
+        """
+        conditions = [col(DeliveryRow.state) == DeliveryState.DEAD.value]
+        if target is not None:
+            conditions.append(col(DeliveryRow.target) == target)
+        if key is not None:
+            conditions.append(col(DeliveryRow.key) == str(key))
+        with Session(self.engine) as session:
+            count = session.exec(
+                update(DeliveryRow)
+                .where(and_(*conditions))
+                .values(
+                    state=DeliveryState.RETRY.value, next_attempt_at=now, created_at=now, lease_until=None
+                )
+            ).rowcount
+            session.commit()
+        return int(count)
+
+    def records(
+        self, *, state: DeliveryState | None = None, target: str | None = None
+    ) -> list[DeliveryRecord]:
+        """Delivery-log rows, optionally one state (``DEAD`` for the dead letters) or target."""
+        conditions = []
+        if state is not None:
+            conditions.append(col(DeliveryRow.state) == state.value)
+        if target is not None:
+            conditions.append(col(DeliveryRow.target) == target)
+        return self._records(and_(true(), *conditions))
+
+    def _records(self, condition: ColumnElement[bool]) -> list[DeliveryRecord]:
+        with Session(self.engine) as session:
+            rows = session.exec(select(DeliveryRow).where(condition).order_by(col(DeliveryRow.id)))
+            return [_record(row) for row in rows]
+
+    def last_sent_digest(self, target: str) -> DeliveryRecord | None:
+        """The newest delivered digest for ``target``."""
+        with Session(self.engine) as session:
+            row = session.exec(
+                select(DeliveryRow)
+                .where(
+                    col(DeliveryRow.target) == target,
+                    col(DeliveryRow.key).startswith(_DIGEST),
+                    col(DeliveryRow.state) == DeliveryState.SENT.value,
+                )
+                .order_by(col(DeliveryRow.sent_at).desc())
+                .limit(1)
+            ).first()
+            return None if row is None else _record(row)
+
+
+def _due(now: datetime) -> ColumnElement[bool]:
+    return or_(
+        and_(col(DeliveryRow.state) == DeliveryState.RETRY.value, col(DeliveryRow.next_attempt_at) <= now),
+        and_(col(DeliveryRow.state) == DeliveryState.CLAIMED.value, col(DeliveryRow.lease_until) < now),
+    )
+
+
+def _record(row: DeliveryRow) -> DeliveryRecord:
+    return DeliveryRecord(
+        target=row.target,
+        key=row.key,
+        state=DeliveryState(row.state),
+        attempts=row.attempts,
+        created_at=row.created_at,
+        next_attempt_at=row.next_attempt_at,
+        sent_at=row.sent_at,
+        last_error=row.last_error,
+        summary=row.summary,
+        payload=dict(row.payload),
+    )

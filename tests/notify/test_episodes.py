@@ -1,0 +1,204 @@
+"""Finding episodes: the decision on plain values, then the table on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session
+
+from supportwatch.notify.episodes import Change, Episodes, FindingState, Seen, decide, step
+from supportwatch.notify.log import DeliveryKey
+from supportwatch.tables import FindingStateRow
+
+T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
+T1 = T0 + timedelta(days=1)
+KEY = "end_of_maintenance:prod-east:agent-1.3"
+SEEN = Seen(KEY, "end_of_maintenance", "critical", "prod-east", "team", {"summary": "s"})
+
+
+def state(*, resolved_at: datetime | None = None, episode: int = 0, superseded: bool = False) -> FindingState:
+    return FindingState(
+        dedup_key=KEY,
+        kind="end_of_maintenance",
+        deployment="prod-east",
+        team="team",
+        payload={"summary": "before"},
+        first_seen_at=T0 - timedelta(days=10),
+        resolved_at=resolved_at,
+        superseded=superseded,
+        episode=episode,
+        severity="warning",
+        last_seen_at=T0 - timedelta(days=1),
+    )
+
+
+def never(_: FindingState) -> bool:
+    return False
+
+
+def always(_: FindingState) -> bool:
+    return True
+
+
+# --- the decision, on plain values ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("previous", "reported", "replaced", "change"),
+    [
+        (None, True, False, Change.NEW),
+        (state(), True, False, Change.CONTINUING),
+        (state(resolved_at=T0), True, False, Change.CAME_BACK),
+        (state(resolved_at=T0, superseded=True), True, False, Change.CAME_BACK),
+        (state(), False, False, Change.RESOLVED),
+        (state(), False, True, Change.SUPERSEDED),
+        (state(resolved_at=T0), False, False, None),  # ended before: nothing to do
+        (None, False, False, None),
+    ],
+)
+def test_decide(previous: FindingState | None, reported: bool, replaced: bool, change: Change | None) -> None:
+    assert decide(previous, reported=reported, replaced=replaced) is change
+
+
+def test_a_new_finding_starts_its_first_episode_now() -> None:
+    result = step(None, SEEN, now=T1, superseded=never)
+    assert result is not None
+    change, after = result
+    assert change is Change.NEW
+    assert (after.first_seen_at, after.last_seen_at, after.resolved_at, after.episode) == (T1, T1, None, 0)
+    assert (after.severity, after.payload) == ("critical", {"summary": "s"})
+    assert after.delivery_key == DeliveryKey.finding(KEY)
+
+
+def test_a_continuing_finding_keeps_its_start_and_takes_the_new_facts() -> None:
+    result = step(state(), SEEN, now=T1, superseded=never)
+    assert result is not None
+    change, after = result
+    assert change is Change.CONTINUING
+    assert after == replace(state(), last_seen_at=T1, payload={"summary": "s"}, severity="critical")
+
+
+def test_a_finding_that_comes_back_starts_a_new_episode() -> None:
+    result = step(state(resolved_at=T0, superseded=True, episode=1), SEEN, now=T1, superseded=always)
+    assert result is not None
+    change, after = result
+    assert change is Change.CAME_BACK
+    assert (after.first_seen_at, after.resolved_at, after.superseded, after.episode) == (T1, None, False, 2)
+    assert str(after.delivery_key) == f"{KEY}:episode-2"
+
+
+def test_an_ended_finding_is_resolved_unless_replaced() -> None:
+    asked: list[FindingState] = []
+
+    def replaced(ended: FindingState) -> bool:
+        asked.append(ended)
+        return ended.deployment == "prod-east"
+
+    result = step(state(), None, now=T1, superseded=replaced)
+    assert result == (Change.SUPERSEDED, replace(state(), resolved_at=T1, superseded=True))
+    assert [item.resolved_at for item in asked] == [T1]  # asked about the finding as ended
+    result = step(state(), None, now=T1, superseded=never)
+    assert result == (Change.RESOLVED, replace(state(), resolved_at=T1, superseded=False))
+
+
+def test_nothing_changes_for_a_finding_still_gone() -> None:
+    asked: list[FindingState] = []
+
+    def replaced(ended: FindingState) -> bool:
+        asked.append(ended)
+        return True
+
+    assert step(state(resolved_at=T0), None, now=T1, superseded=replaced) is None
+    assert asked == []
+
+
+# --- the table -----------------------------------------------------------------------------------
+
+
+def test_sync_records_each_change(engine: Engine) -> None:
+    episodes = Episodes(engine)
+    rung = Seen("maintenance_ending:prod-east:agent-1.3:rung-30", "maintenance_ending", "warning",
+                "prod-east", "team", {"summary": "r"})  # fmt: skip
+    first = episodes.sync_findings([SEEN, rung], now=T0, superseded=never)
+    assert {key: s.episode for key, s in first.items()} == {KEY: 0, rung.dedup_key: 0}
+    ended = episodes.sync_findings([SEEN], now=T1, superseded=always)  # the rung was replaced
+    assert set(ended) == {KEY}
+    assert episodes.finding_states(resolved_since=T0) == []  # superseded: not a resolution
+    episodes.sync_findings([], now=T1 + timedelta(days=1), superseded=never)
+    [resolved] = episodes.finding_states(resolved_since=T1)
+    assert (resolved.dedup_key, resolved.superseded) == (KEY, False)
+    back = episodes.sync_findings([SEEN], now=T1 + timedelta(days=2), superseded=never)
+    assert (back[KEY].episode, back[KEY].resolved_at) == (1, None)
+    assert [s.dedup_key for s in episodes.finding_states(opened_since=T1)] == [KEY]
+
+
+def test_a_dry_run_writes_nothing(engine: Engine) -> None:
+    episodes = Episodes(engine)
+    result = episodes.sync_findings([SEEN], now=T0, superseded=never, commit=False)
+    assert set(result) == {KEY}
+    assert episodes.finding_states(opened_since=T0 - timedelta(days=1)) == []
+
+
+def _count(engine: Engine, table: Any) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def _run_together(*calls: Callable[[], Any]) -> list[Any]:
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException] = []
+
+    def run(index: int, call: Callable[[], Any]) -> None:
+        try:
+            results[index] = call()
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    return results
+
+
+def test_two_notify_runs_recording_the_same_new_findings_at_once(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    barrier = threading.Barrier(2, timeout=30)
+    original = Session.exec
+    local = threading.local()
+
+    def exec_then_wait(self: Session, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original(self, statement, *args, **kwargs)
+        if not getattr(local, "waited", False) and "finding_state" in str(statement):
+            local.waited = True  # both runs have read the open findings: neither has inserted
+            result = list(result)
+            barrier.wait()
+        return result
+
+    monkeypatch.setattr(Session, "exec", exec_then_wait)
+    current = [
+        Seen(
+            f"end_of_maintenance:prod-{n}:1.3",
+            "end_of_maintenance",
+            "critical",
+            f"prod-{n}",
+            "team",
+            {"n": n},
+        )
+        for n in range(3)
+    ]
+    results = _run_together(
+        *(lambda: Episodes(engine).sync_findings(current, now=T0, superseded=never) for _ in range(2))
+    )
+    assert all(set(result) == {item.dedup_key for item in current} for result in results)
+    assert all(state.episode == 0 and state.resolved_at is None for r in results for state in r.values())
+    assert _count(engine, FindingStateRow) == 3
