@@ -13,12 +13,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from supportwatch.config import Settings, load_settings
 from supportwatch.errors import ConfigError, SchedulerLocked
 from supportwatch.leader import FileLeader, PostgresLeader, leader_for
 from supportwatch.notify.delivery import DeliveryReport
+from supportwatch.notify.log import DeliveryKey, DeliveryLog
 from supportwatch.scheduler import JobSpec, Scheduler
 from supportwatch.service import Service
 from supportwatch.store import create_engine_for
@@ -318,5 +319,47 @@ def test_a_job_is_skipped_by_a_replica_that_no_longer_leads(service: Service) ->
         assert runs == [NOW]
         assert not scheduler.leading
         assert scheduler.aps.get_job("notify") is None
+    finally:
+        scheduler.shutdown(wait_seconds=1)
+
+
+def test_the_delivery_log_says_when_the_next_retry_or_expired_claim_falls_due(engine: Engine) -> None:
+    log = DeliveryLog(engine)
+    assert log.next_due(now=NOW) is None
+    key = DeliveryKey.finding("end_of_maintenance:prod:agent-1.3")
+    assert log.claim("platform/slack", key, now=NOW, lease_seconds=600, summary="s", payload={})
+    # a claim held by a sender that may have died: due when its lease ends
+    assert log.next_due(now=NOW) == NOW + timedelta(seconds=600)
+    other = DeliveryKey.finding("floating_tag:prod:3.1-9")
+    assert log.claim("platform/email", other, now=NOW, lease_seconds=600, summary="s", payload={})
+    log.mark_failed("platform/email", [other], error="HTTP 503", next_attempt_at=NOW + timedelta(seconds=30))
+    due = log.next_due(now=NOW)
+    assert due == NOW + timedelta(seconds=30)
+    assert due is not None and due.tzinfo is not None  # aware UTC on every backend
+    log.mark_sent("platform/slack", [key], now=NOW)
+    log.mark_sent("platform/email", [other], now=NOW)
+    assert log.next_due(now=NOW) is None
+
+
+def test_a_job_that_asks_to_run_again_sooner_is_run_again(service: Service) -> None:
+    runs: list[datetime] = []
+    done = threading.Event()
+
+    def notify(now: datetime) -> datetime | None:
+        runs.append(now)
+        if len(runs) == 2:
+            done.set()
+            return None
+        return now + timedelta(seconds=1)  # a retry falls due in a second
+
+    scheduler = Scheduler(
+        service, StubLeader(), clock=lambda: NOW, jobs=[JobSpec("notify", timedelta(hours=1), notify)]
+    )
+    scheduler.start()
+    try:
+        assert done.wait(10), runs
+        assert runs == [NOW, NOW]
+        assert scheduler.aps.get_job("notify:again") is None  # a one-off: gone once run
+        assert scheduler.aps.get_job("notify") is not None
     finally:
         scheduler.shutdown(wait_seconds=1)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from supportwatch.config import StaticSource, redact_url
@@ -34,6 +35,9 @@ logger = logging.getLogger("supportwatch.scheduler")
 
 Clock = Callable[[], datetime]
 
+# a job that asks to run again sooner waits at least this (and at most its own interval)
+MIN_RERUN = timedelta(seconds=1)
+
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -41,11 +45,15 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class JobSpec:
-    """One recurring job: ``run(now)`` every ``every``, first as soon as leadership begins."""
+    """One recurring job: ``run(now)`` every ``every``, first as soon as leadership begins.
+
+    ``run`` may return when it wants to run again before its interval (a delivery retry falls
+    due, or the claim of a replica that died while sending expires); None otherwise.
+    """
 
     id: str
     every: timedelta
-    run: Callable[[datetime], None]
+    run: Callable[[datetime], datetime | None]
 
 
 def job_specs(service: Service) -> list[JobSpec]:
@@ -64,7 +72,7 @@ def job_specs(service: Service) -> list[JobSpec]:
     return specs
 
 
-def _poll(service: Service, name: str) -> Callable[[datetime], None]:
+def _poll(service: Service, name: str) -> Callable[[datetime], datetime | None]:
     def run(now: datetime) -> None:
         for outcome in service.poll(now, only=name):
             if outcome.failed:
@@ -75,16 +83,18 @@ def _poll(service: Service, name: str) -> Callable[[datetime], None]:
     return run
 
 
-def _notify(service: Service) -> Callable[[datetime], None]:
-    def run(now: datetime) -> None:
+def _notify(service: Service) -> Callable[[datetime], datetime | None]:
+    def run(now: datetime) -> datetime | None:
         _log_delivery("notify", service.notify(now))
+        return service.next_delivery_due(now)
 
     return run
 
 
-def _digest(service: Service) -> Callable[[datetime], None]:
-    def run(now: datetime) -> None:
+def _digest(service: Service) -> Callable[[datetime], datetime | None]:
+    def run(now: datetime) -> datetime | None:
         _log_delivery("digest", service.digest(now, scheduled=True))
+        return service.next_delivery_due(now)
 
     return run
 
@@ -197,8 +207,9 @@ class Scheduler:
 
     def unschedule_jobs(self) -> None:
         for spec in self.specs:
-            if self.aps.get_job(spec.id) is not None:
-                self.aps.remove_job(spec.id)
+            for job_id in (spec.id, f"{spec.id}:again"):
+                if self.aps.get_job(job_id) is not None:
+                    self.aps.remove_job(job_id)
 
     def run_job(self, spec: JobSpec) -> None:
         """Run one job now; any exception is logged (never with a secret) and swallowed."""
@@ -209,13 +220,36 @@ class Scheduler:
             logger.info("job %s skipped: this replica no longer leads", spec.id)
             return
         with self._tracking(spec.id):
+            now = self.clock()
             try:
-                spec.run(self.clock())
+                again = spec.run(now)
             except Exception as exc:
                 logger.error(
                     "job %s failed: %s; it runs again in %s", spec.id, describe_error(exc), spec.every
                 )
                 logger.debug("job %s traceback", spec.id, exc_info=True)
+                return
+        if again is not None:
+            self._run_again(spec, again - now)
+
+    def _run_again(self, spec: JobSpec, delay: timedelta) -> None:
+        """Run ``spec`` once more after ``delay``, unless its next run comes sooner anyway."""
+        delay = min(max(delay, MIN_RERUN), spec.every)
+        # on the real clock, like every job: the injected clock only supplies ``now``
+        at = utc_now() + delay
+        scheduled = self.aps.get_job(spec.id)
+        if scheduled is None or (scheduled.next_run_time is not None and scheduled.next_run_time <= at):
+            return
+        self.aps.add_job(
+            self.run_job,
+            DateTrigger(run_date=at),
+            args=[spec],
+            id=f"{spec.id}:again",
+            name=f"{spec.id}:again",
+            misfire_grace_time=max(1, int(spec.every.total_seconds())),
+            replace_existing=True,
+        )
+        logger.debug("job %s runs again in %s", spec.id, delay)
 
     def elect(self) -> None:
         """Try to lead once more (the periodic election job); a failure counts as not leading."""

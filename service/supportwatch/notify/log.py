@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, or_, true, update
+from sqlalchemy import ColumnElement, Engine, and_, func, or_, true, update
 from sqlmodel import Session, col, select
 
 from supportwatch.notify.sql import insert_for, slices, table_of
@@ -205,6 +205,20 @@ class DeliveryLog:
                     taken.append(Claim(row.target, key, dict(row.payload), row.attempts, row.created_at))
             session.commit()
         return taken
+
+    def next_due(self, *, now: datetime) -> datetime | None:
+        """When the earliest row not due yet becomes due: a retry's next attempt, or the end of
+        a claim's lease (a process that died while sending); None when nothing waits."""
+        retry = select(func.min(DeliveryRow.next_attempt_at)).where(
+            col(DeliveryRow.state) == DeliveryState.RETRY.value, col(DeliveryRow.next_attempt_at) > now
+        )
+        lease = select(func.min(DeliveryRow.lease_until)).where(
+            col(DeliveryRow.state) == DeliveryState.CLAIMED.value, col(DeliveryRow.lease_until) >= now
+        )
+        with Session(self.engine) as session:
+            times = [session.exec(retry).one(), session.exec(lease).one()]
+        found = [moment for moment in times if moment is not None]
+        return min(found) if found else None
 
     def pending(self, *, now: datetime) -> list[DeliveryRecord]:
         """Rows ``take_due`` would claim now (for dry runs), read-only."""
