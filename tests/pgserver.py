@@ -23,7 +23,7 @@ def _pg_bin() -> Path:
     found = sorted(glob("/usr/lib/postgresql/*/bin/initdb"))
     if not found:
         raise RuntimeError(
-            "PostgreSQL server binaries are missing: run `make postgres` (apt-get install postgresql)"
+            "PostgreSQL server binaries are missing: run `make packages` (apt-get install postgresql)"
         )
     return Path(found[-1]).parent
 
