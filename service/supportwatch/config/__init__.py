@@ -32,6 +32,7 @@ from supportwatch.config.secrets import SECRET_KEYS, hide_database_password, red
 from supportwatch.config.settings import (
     DATABASE_URL_FORMS,
     MAX_TIMEZONE_LENGTH,
+    LogSettings,
     ScheduleSettings,
     Settings,
     WebSettings,
@@ -78,6 +79,7 @@ __all__ = [
     "ReceiverSettings",
     "RouteMatch",
     "RouteSettings",
+    "LogSettings",
     "ScheduleSettings",
     "Settings",
     "SlackSettings",

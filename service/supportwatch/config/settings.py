@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, PrivateAttr, ValidationError, field_validator
@@ -48,6 +48,13 @@ class ScheduleSettings(ConfigModel):
     digest_check_minutes: int = Field(default=60, ge=1, le=24 * 60)
     # a follower takes over within this after a leader dies (Alertmanager's peer timeout is 15 s)
     leader_retry_seconds: float = Field(default=10.0, ge=1, le=3600)
+
+
+class LogSettings(ConfigModel):
+    """How ``run`` logs: ``text`` lines for a terminal, ``json`` (one object a line) for collectors."""
+
+    format: Literal["text", "json"] = "text"
+    level: Literal["debug", "info", "warning", "error"] = "info"
 
 
 class WebSettings(ConfigModel):
@@ -113,6 +120,7 @@ class Settings(ConfigModel):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     web: WebSettings = Field(default_factory=WebSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
     # values built from the settings: see _cached
     _values: dict[str, tuple[tuple[object, ...], Any]] = PrivateAttr(default_factory=dict)
 
