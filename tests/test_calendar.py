@@ -31,7 +31,7 @@ def windows(*pairs: tuple[str, date]) -> list[MinorWindow]:
 
 def events(body: bytes) -> dict[str, Event]:
     calendar = Calendar.from_ical(body)
-    return {str(event["UID"]): event for event in calendar.walk("VEVENT")}
+    return {str(event["UID"]): event for event in calendar.walk("VEVENT") if isinstance(event, Event)}
 
 
 def test_window_is_an_all_day_event_with_an_exclusive_end() -> None:

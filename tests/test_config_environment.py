@@ -67,7 +67,9 @@ def test_an_empty_variable_is_refused_with_the_fix(config: Path, monkeypatch: py
 
 def test_a_bad_time_zone_from_the_environment_says_so(config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SUPPORTWATCH_TIMEZONE", "Mars/Olympus")
-    with pytest.raises(ConfigError, match=r"timezone \(from the environment variable SUPPORTWATCH_TIMEZONE\)"):
+    with pytest.raises(
+        ConfigError, match=r"timezone \(from the environment variable SUPPORTWATCH_TIMEZONE\)"
+    ):
         load_settings(config)
 
 

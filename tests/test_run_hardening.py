@@ -19,8 +19,9 @@ from sqlalchemy.exc import OperationalError
 from supportwatch.config import Settings
 from supportwatch.daemon import bind, cannot_open, serve
 from supportwatch.errors import ConfigError
+from supportwatch.notify.log import DeliveryLog
 from supportwatch.scheduler import Scheduler
-from supportwatch.store import NotifyStore, create_engine_for
+from supportwatch.store import create_engine_for
 
 SUPPORTWATCH = Path(sys.executable).parent / "supportwatch"
 # a floating tag: one finding, which the default console receiver would log at once
@@ -76,7 +77,7 @@ def test_a_taken_port_exits_2_before_any_job_runs(tmp_path: Path, taken_port: in
     if database.exists():
         engine = create_engine_for(f"sqlite:///{database}")
         try:
-            assert NotifyStore(engine).records() == []
+            assert DeliveryLog(engine).records() == []
         finally:
             engine.dispose()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -176,7 +177,7 @@ def test_two_first_saves_of_a_source_state_at_once(engine: Engine) -> None:
         )
 
     for round_ in range(5):  # the window is small: try it a few times
-        _run_together(lambda r=round_: save(2 * r), lambda r=round_: save(2 * r + 1))
+        _run_together(partial(save, 2 * round_), partial(save, 2 * round_ + 1))
     assert _count(engine, SourceStateRow) == 1
     saved = Store(engine).source_state("feed")
     assert saved is not None and saved.consecutive_failures in (8, 9)

@@ -199,8 +199,3 @@ def feed(
         name=f"{DEFAULT_NAME}: {team}" if team is not None else DEFAULT_NAME,
         uid_suffix=f".team-{team}" if team is not None else "",
     )
-
-
-def known_teams(reports: Iterable[DeploymentReport]) -> list[str]:
-    """The teams that own at least one tracked deployment, sorted."""
-    return sorted({report.deployment.team for report in reports})

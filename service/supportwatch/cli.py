@@ -41,7 +41,7 @@ from supportwatch.report import (
     releases_document,
     releases_table,
 )
-from supportwatch.service import Service
+from supportwatch.service import Service, UnknownTeam
 from supportwatch.values import Severity, clean_text
 from supportwatch.wording import count
 
@@ -418,17 +418,13 @@ def calendar_feed(
     output: Annotated[str | None, typer.Option("--output", help="Write the feed to this file.")] = None,
 ) -> None:
     """Write the ICS feed: each agent minor's maintenance window and its end, with reminders."""
-    from supportwatch.calendar import feed, known_teams  # noqa: PLC0415 - icalendar only for this command
-
     settings = _settings(ctx)
     now = datetime.now(UTC)
     with _service(settings) as service:
-        reports = service.evaluate(now)
-        catalog = service.catalog(now)
-    teams = known_teams(reports)
-    if team is not None and team not in teams:
-        _fail(f"--team {team!r} owns no tracked deployment; known teams: {', '.join(teams) or 'none'}")
-    body = feed(catalog, reports, now=now, tz=settings.tz, team=team)
+        try:
+            body = service.calendar(now, team)
+        except UnknownTeam as exc:
+            _fail(f"--{exc}")
     if output is None:
         sys.stdout.buffer.write(body)
         sys.stdout.flush()

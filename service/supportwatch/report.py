@@ -5,16 +5,38 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport
 from supportwatch.remedy import tag_reference
 from supportwatch.values import Component, Finding, Release
-
-if TYPE_CHECKING:
-    from supportwatch.service import PollOutcome
 from supportwatch.versions import AgentVersion, RuntimeVersion, minor_label
+
+
+class PollLine(Protocol):
+    """What ``poll_table`` reads of one source's poll (``sources.poll.PollOutcome``)."""
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    @property
+    def new(self) -> int: ...
+
+    @property
+    def changed(self) -> int: ...
+
+    @property
+    def seen(self) -> int: ...
+
+    @property
+    def skipped(self) -> int: ...
+
+    @property
+    def error(self) -> str | None: ...
 
 
 def _day(value: date | None) -> str | None:
@@ -180,7 +202,7 @@ def _details(report: DeploymentReport) -> list[str]:
     return lines
 
 
-def poll_table(outcomes: Sequence[PollOutcome]) -> str:
+def poll_table(outcomes: Sequence[PollLine]) -> str:
     """What ``poll`` prints: per source, what was new, unchanged (304) or failed."""
     if not outcomes:
         return "no sources to poll (static sources are applied on every command)"

@@ -23,7 +23,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from supportwatch.config import StaticSource, redact_url
+from supportwatch.config import redact_url
+from supportwatch.sources.wiring import is_polled
 from supportwatch.wording import count
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ def job_specs(service: Service) -> list[JobSpec]:
             f"poll:{source.name}", timedelta(minutes=source.interval_minutes), _poll(service, source.name)
         )
         for source in settings.sources
-        if source.enabled and not isinstance(source, StaticSource)
+        if source.enabled and is_polled(source)
     ]
     schedule = settings.schedule
     specs.append(JobSpec("notify", timedelta(minutes=schedule.notify_minutes), _notify(service)))

@@ -6,22 +6,29 @@ share one code path. Methods take ``now`` so that ``--at`` and tests can move ti
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field, replace
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
 
 from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport, evaluate, evaluation_day
-from supportwatch.config import Settings, StaticSource
-from supportwatch.errors import ConfigError, SourceError, StoreError
+from supportwatch.config import Settings
+from supportwatch.errors import StoreError
 from supportwatch.health import date_conflict_findings, stale_findings
 from supportwatch.migrations import current_revision, head_revision, upgrade
-from supportwatch.sources.static import static_releases
-from supportwatch.store import NotifyStore, Store, create_engine_for
-from supportwatch.values import Ack, Component, DeliveryRecord, Finding, Release, SourceState
+from supportwatch.notify.log import DeliveryKey, DeliveryLog, DeliveryRecord, DeliveryState
+from supportwatch.notify.silences import Ack, Silences
+from supportwatch.sources.poll import PollOutcome, poll_one, poll_sources
+from supportwatch.sources.urls import display
+from supportwatch.sources.wiring import build_sources, is_polled, polled_names
+from supportwatch.store import Store, create_engine_for
+from supportwatch.values import Component, Finding, Release, SourceState
 
 # The HTTP client, the source parsers and the notifiers are imported where they are used:
 # `check` is a CI gate run on every pipeline, and it needs none of them.
@@ -31,29 +38,83 @@ if TYPE_CHECKING:
     from supportwatch.notify.delivery import DeliveryReport
     from supportwatch.notify.jobs import Notifications
     from supportwatch.notify.wiring import NotifyRuntime
-    from supportwatch.sources.base import Source
     from supportwatch.sources.http import Fetcher
+    from supportwatch.sources.result import Source
 
-logger = logging.getLogger("supportwatch.service")
+__all__ = ["DatabaseFile", "PollOutcome", "Readiness", "Service", "SourceStatus", "UnknownTeam"]
+
+
+class UnknownTeam(LookupError):
+    """``team`` owns no tracked deployment; the message names the teams that do."""
+
+    def __init__(self, team: str, known: Sequence[str]) -> None:
+        super().__init__(
+            f"team {team!r} owns no tracked deployment; known teams: {', '.join(known) or 'none'}"
+        )
+        self.team = team
+        self.known = tuple(known)
 
 
 @dataclass(frozen=True, slots=True)
-class PollOutcome:
-    """What polling one source did: ``fetched`` (parsed and recorded), ``unchanged`` (304),
-    ``failed`` (nothing stored was touched) or ``disabled`` (after a 410, until its url changes)."""
+class SourceStatus:
+    """One configured source as operators see it: its ``url`` without credentials or query,
+    whether it is ``polled`` (else applied before every command), and its stored state."""
 
-    source: str
-    status: Literal["fetched", "unchanged", "failed", "disabled"]
-    new: int = 0
-    changed: int = 0
-    seen: int = 0
-    skipped: int = 0
-    requests: int = 0
-    error: str | None = None
+    name: str
+    kind: str
+    url: str | None
+    polled: bool
+    state: SourceState
 
-    @property
-    def failed(self) -> bool:
-        return self.status in ("failed", "disabled")
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """Whether the service can serve (``problem`` is None) and the schema ``revision`` it found."""
+
+    revision: str | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseFile:
+    """The SQLite file the service opened: its path and identity (device, inode) at that time."""
+
+    path: str
+    device: int
+    inode: int
+
+    @classmethod
+    def of(cls, url: URL) -> DatabaseFile | None:
+        """The file behind a SQLite URL as it is now; None for other backends, memory or no file."""
+        database = url.database
+        if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+            return None
+        if database.startswith("file:"):  # a URI filename: its path is not the string itself
+            return None
+        path = os.path.abspath(database)
+        try:
+            found = os.stat(path)
+        except OSError:
+            return None
+        return cls(path, found.st_dev, found.st_ino)
+
+    def problem(self) -> str | None:
+        """Why the path no longer leads to the opened file (deleted, replaced), or None."""
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            return (
+                f"the SQLite database file {self.path} was deleted under the running service: "
+                "what it writes now is lost; restore the file or restart supportwatch"
+            )
+        except OSError as exc:
+            return f"the SQLite database file {self.path} cannot be checked ({type(exc).__name__})"
+        if (found.st_dev, found.st_ino) != (self.device, self.inode):
+            return (
+                f"the SQLite database file {self.path} was replaced by another file under the running "
+                "service (device/inode changed): it still uses the old one; restart supportwatch"
+            )
+        return None
 
 
 @dataclass
@@ -70,10 +131,16 @@ class Service:
     fetcher: Fetcher | None = None
     _client: httpx.Client | None = field(default=None, repr=False)
     _sources: dict[str, Source] | None = field(default=None, repr=False)
+    _applied: dict[str, Source] | None = field(default=None, repr=False)
     # the last evaluation and what it was computed from: (day, releases) -> reports
     _evaluated: tuple[tuple[date, tuple[Release, ...]], list[DeploymentReport]] | None = field(
         default=None, repr=False
     )
+    # the SQLite file as it was when the service was built (readiness checks the path still leads to it)
+    database_file: DatabaseFile | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.database_file = DatabaseFile.of(self.engine.url)
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool | None = None) -> Service:
@@ -97,101 +164,42 @@ class Service:
 
     # --- sources ------------------------------------------------------------------------
 
-    def sources(self) -> dict[str, Source]:
-        """The polled (non-static, enabled) sources by name, built once."""
-        from supportwatch.sources.http import Fetcher, make_client  # noqa: PLC0415
-        from supportwatch.sources.wiring import build_sources  # noqa: PLC0415 - see the imports
+    def _fetcher(self) -> Fetcher:
+        """The one fetcher, on the process's HTTP client (created here, closed by ``close``)."""
+        from supportwatch.sources.http import Fetcher, make_client  # noqa: PLC0415 - see the imports
 
+        if self.fetcher is None:
+            self._client = make_client(self.settings.http)
+            self.fetcher = Fetcher(self._client, self.settings.http)
+        return self.fetcher
+
+    def sources(self) -> dict[str, Source]:
+        """The polled sources (enabled, of a polled kind) by name, built once."""
         if self._sources is None:
-            if self.fetcher is None:
-                self._client = make_client(self.settings.http)
-                self.fetcher = Fetcher(self._client, self.settings.http)
-            self._sources = build_sources(self.settings.sources, self.fetcher)
+            self._sources = build_sources(self.settings.sources, self._fetcher, polled=True)
         return self._sources
 
     def poll(
         self, now: datetime, only: str | None = None, *, accept_shrink: bool = False
     ) -> list[PollOutcome]:
-        """Poll every source (or only the one named), record what is new, and track its health.
+        """Poll every polled source (or only the one named); see ``sources.poll.poll_sources``.
 
         ``accept_shrink`` takes an answer that lost more than half of the versions as the new
         baseline (an operator's decision after a source really dropped them; never automatic).
         Raises ``ConfigError`` when ``only`` names no polled source.
         """
-        sources = self.sources()
-        if only is not None and only not in sources:
-            known = ", ".join(sources) or "none"
-            raise ConfigError("--source", f"{only!r} is not a polled source; polled sources: {known}")
-        chosen = [sources[only]] if only is not None else list(sources.values())
-        outcomes = [self._poll_one(source, now, accept_shrink=accept_shrink) for source in chosen]
-        self.store.reconcile_all(now)
-        return outcomes
+        return poll_sources(self.store, self.sources(), now, only=only, accept_shrink=accept_shrink)
 
-    def _state_for(self, source: Source) -> SourceState:
-        stored = self.store.source_state(source.name)
-        if stored is None or stored.configured_url != source.url:
-            # a new source, or its url was edited: validators, 301 and 410 no longer apply
-            return SourceState(name=source.name, configured_url=source.url, url=source.url)
-        return stored
-
-    def _poll_one(self, source: Source, now: datetime, *, accept_shrink: bool = False) -> PollOutcome:
-        from supportwatch.sources.base import check_plausible  # noqa: PLC0415 - see the imports
-        from supportwatch.sources.http import SourceGone  # noqa: PLC0415
-
-        state = self._state_for(source)
-        if state.disabled:
-            return PollOutcome(source.name, "disabled", error=state.last_error)
-        attempt = replace(state, last_attempt_at=now)
-        try:
-            result = source.poll(state, now=now)
-            if result.releases is None:
-                self.store.save_source_state(
-                    replace(_succeeded(attempt, now, url=result.url), last_error=result.note)
-                )
-                return PollOutcome(
-                    source.name, "unchanged", seen=state.release_count, requests=result.requests
-                )
-            check_plausible(source.name, result.url, result, 0 if accept_shrink else state.release_count)
-            recorded = self.store.record(source.name, result.url, result.releases, seen_at=now)
-        except SourceError as exc:
-            return self._poll_failed(source, attempt, str(exc), gone=isinstance(exc, SourceGone))
-        except Exception as exc:
-            # one source never stops the others, even on an error nothing classified
-            logger.error("poll %s failed: %s", source.name, type(exc).__name__)
-            return self._poll_failed(
-                source, attempt, f"unexpected {type(exc).__name__}; see the logs", gone=False
-            )
-        valid = result.validators
-        self.store.save_source_state(
-            replace(
-                _succeeded(attempt, now, url=result.url),
-                etag=valid.etag,
-                last_modified=valid.last_modified,
-                release_count=len(result.releases),
-                last_error=result.note,
-            )
-        )
-        return PollOutcome(
-            source.name,
-            "fetched",
-            new=len(recorded.new),
-            changed=len(recorded.changed),
-            seen=len(result.releases),
-            skipped=result.skipped,
-            requests=result.requests,
-        )
-
-    def _poll_failed(self, source: Source, attempt: SourceState, message: str, *, gone: bool) -> PollOutcome:
-        failures = attempt.consecutive_failures + 1
-        message = message[:2000]
-        self.store.save_source_state(
-            replace(attempt, consecutive_failures=failures, last_error=message, disabled=gone)
-        )
-        return PollOutcome(source.name, "failed", error=message)
+    def apply_static(self, now: datetime) -> int:
+        """Apply the sources whose releases are at hand (the config's ``static`` ones), as every
+        command does first; returns how many versions were new."""
+        if self._applied is None:
+            self._applied = build_sources(self.settings.sources, self._fetcher, polled=False)
+        return sum(poll_one(self.store, source, now).new for source in self._applied.values())
 
     def health_findings(self, now: datetime) -> list[Finding]:
         """Data health as of ``now``: stale sources, then release dates the sources disagree on."""
-        polled = {item.name for item in self.settings.sources if item.enabled and item.kind != "static"}
+        polled = set(polled_names(self.settings.sources))
         states = [state for state in self.store.source_states() if state.name in polled]
         health = self.settings.source_health
         return stale_findings(states, health, now=now) + date_conflict_findings(
@@ -200,18 +208,25 @@ class Service:
             max_days=health.date_conflict_days,
         )
 
-    def apply_static(self, now: datetime) -> int:
-        """Record every static source's releases; returns how many versions were new."""
-        new = 0
-        for source in self.settings.sources:
-            if isinstance(source, StaticSource) and source.enabled:
-                result = self.store.record(
-                    source.name, None, static_releases(source), seen_at=now, exhaustive=True
-                )
-                new += len(result.new)
-        return new
+    def source_states(self) -> list[SourceState]:
+        """Every stored source state, by name."""
+        return self.store.source_states()
+
+    def source_statuses(self) -> list[SourceStatus]:
+        """Each configured source, in config order, with its stored state (fresh if never read)."""
+        stored = {item.name: item for item in self.store.source_states()}
+        statuses = []
+        for config in self.settings.sources:
+            state = stored.get(config.name) or SourceState(name=config.name)
+            url = state.url or getattr(config, "url", None)
+            shown = display(url) if url else None
+            statuses.append(SourceStatus(config.name, config.kind, shown, is_polled(config), state))
+        return statuses
+
+    # --- the catalog and the deployments -------------------------------------------------
 
     def releases(self, component: Component | None = None) -> list[Release]:
+        """The reconciled catalog (optionally one component), each with the sources that saw it."""
         return self.store.releases(component)
 
     def catalog(self, now: datetime) -> Catalog:
@@ -244,6 +259,51 @@ class Service:
         self._evaluated = (key, reports)
         return list(reports)
 
+    def teams(self, now: datetime) -> list[str]:
+        """The teams that own at least one tracked deployment, sorted."""
+        return sorted({report.deployment.team for report in self.evaluate(now)})
+
+    def reports(self, now: datetime, team: str | None = None) -> list[DeploymentReport]:
+        """``evaluate(now)``, or only ``team``'s reports; raises ``UnknownTeam`` for a team that
+        owns no tracked deployment."""
+        reports = self.evaluate(now)
+        if team is None:
+            return reports
+        chosen = [report for report in reports if report.deployment.team == team]
+        if not chosen:
+            raise UnknownTeam(team, sorted({report.deployment.team for report in reports}))
+        return chosen
+
+    def calendar(self, now: datetime, team: str | None = None) -> bytes:
+        """The ICS feed as of ``now``: every agent minor's window and end, or only the minors
+        ``team``'s deployments run (naming them). Raises ``UnknownTeam`` for an unknown team."""
+        from supportwatch.calendar import feed  # noqa: PLC0415 - icalendar only for the feed
+
+        # only a team's feed needs the evaluation (which minors its deployments run)
+        reports = self.reports(now, team) if team is not None else []
+        return feed(self.catalog(now), reports, now=now, tz=self.settings.tz, team=team)
+
+    def readiness(self) -> Readiness:
+        """Whether the database answers at the schema revision this version needs and (SQLite)
+        its path still leads to the file the service opened; if not, why."""
+        if self.database_file is not None and (problem := self.database_file.problem()):
+            return Readiness(None, problem)
+        head = head_revision()
+        try:
+            current = current_revision(self.engine)
+        except SQLAlchemyError as exc:
+            # the driver's message may name the host, user or password: only its type is shown
+            return Readiness(
+                None, f"database unreachable ({type(exc).__name__}); check database_url and the server"
+            )
+        if current != head:
+            return Readiness(
+                current,
+                f"database at schema revision {current or 'none'}, this supportwatch needs {head}: "
+                "run `supportwatch db upgrade`",
+            )
+        return Readiness(head)
+
     # --- notifications ------------------------------------------------------------------
 
     def notifications(self) -> Notifications:
@@ -252,11 +312,15 @@ class Service:
 
         if self.notify_runtime is None:
             self.notify_runtime = NotifyRuntime()
-        return Notifications(self.settings, NotifyStore(self.engine), self.notify_runtime)
+        return Notifications(self.settings, self.engine, self.notify_runtime)
 
     def notify(self, now: datetime, dry_run: bool = False) -> DeliveryReport:
         """Evaluate and deliver what is due, once (DESIGN §3 step 3); ``dry_run`` only previews."""
         return self.notifications().notify(self.evaluate(now), now=now, dry_run=dry_run)
+
+    def next_delivery_due(self, now: datetime) -> datetime | None:
+        """When a delivery not due at ``now`` becomes due: a retry, or a dead sender's claim."""
+        return self.notifications().log.next_due(now=now)
 
     def digest(
         self,
@@ -288,19 +352,16 @@ class Service:
 
     def ack(self, dedup_key: str, *, until: datetime | None, now: datetime, note: str = "") -> Ack:
         """Silence a finding until ``until``, or (None) until its facts change."""
-        return NotifyStore(self.engine).ack(dedup_key, until=until, now=now, note=note)
+        return Silences(self.engine).ack(dedup_key, until=until, now=now, note=note)
 
     def acks(self) -> list[Ack]:
-        return NotifyStore(self.engine).acks()
+        return Silences(self.engine).acks()
 
     def redrive(self, now: datetime, *, target: str | None = None, key: str | None = None) -> int:
         """Re-queue dead letters after the cause was fixed; the next ``notify`` sends them."""
-        return NotifyStore(self.engine).redrive(now=now, target=target, key=key)
+        chosen = None if key is None else DeliveryKey.parse(key)
+        return DeliveryLog(self.engine).redrive(now=now, target=target, key=chosen)
 
     def dead_letters(self) -> list[DeliveryRecord]:
         """Deliveries that failed for good, for health and operators."""
-        return NotifyStore(self.engine).records(state="dead")
-
-
-def _succeeded(state: SourceState, now: datetime, *, url: str) -> SourceState:
-    return replace(state, url=url, last_success_at=now, consecutive_failures=0, last_error=None)
+        return DeliveryLog(self.engine).records(state=DeliveryState.DEAD)

@@ -30,7 +30,6 @@ from supportwatch.config import HttpSettings, Settings
 from supportwatch.errors import SourceError
 from supportwatch.service import Service
 from supportwatch.sources.astro_updates import parse_astro_updates
-from supportwatch.sources.base import HttpSource, Parsed, accept
 from supportwatch.sources.feed import parse_feed
 from supportwatch.sources.helm import parse_helm_index
 from supportwatch.sources.http import (
@@ -41,6 +40,8 @@ from supportwatch.sources.http import (
     check_address,
     make_client,
 )
+from supportwatch.sources.http_source import HttpSource
+from supportwatch.sources.result import Parsed, accept
 from supportwatch.store import Store
 from supportwatch.tables import ObservationRow, ReleaseRow, SourceStateRow
 from supportwatch.values import SourceState
@@ -301,12 +302,15 @@ def test_the_guard_on_each_range(address: str, name: str) -> None:
     assert (reason is None) is expected, reason
     host = f"[{address}]" if ":" in address else address
     url = httpx.URL(f"http://{host}/index.yaml")
-    check = lambda: check_address(  # noqa: E731
-        url,
-        allow_private=http.allow_private_networks,
-        allow_networks=http.allow_networks,
-        resolve=lambda h, p: [h],
-    )
+
+    def check() -> tuple[str, ...]:
+        return check_address(
+            url,
+            allow_private=http.allow_private_networks,
+            allow_networks=http.allow_networks,
+            resolve=lambda h, p: [h],
+        )
+
     if expected:
         assert check() == (address,)
     else:
@@ -445,7 +449,7 @@ def test_a_known_release_re_dated_to_9999_keeps_its_date(server: Server, engine:
 
 def test_every_release_re_dated_makes_the_answer_rejected_whole(server: Server) -> None:
     from supportwatch.errors import SourceRejected  # noqa: PLC0415
-    from supportwatch.sources.base import check_plausible  # noqa: PLC0415
+    from supportwatch.sources.result import check_plausible  # noqa: PLC0415
 
     server.routes["/src"] = static(_astro({"1.8.0": "9999-12-31", "1.8.1": "9999-12-31"}))
     source = _source(server, "/src", lambda b: parse_astro_updates(b, component="agent"))
@@ -500,7 +504,7 @@ def test_a_parser_bug_is_a_source_error_not_a_crash(server: Server) -> None:
 
 def test_accept_keeps_the_poll_s_now() -> None:
     # the window moves with the poll's now, not with the wall clock
-    from supportwatch.sources.base import SourceResult  # noqa: PLC0415
+    from supportwatch.sources.result import SourceResult  # noqa: PLC0415
     from supportwatch.values import Release  # noqa: PLC0415
 
     later = SourceResult("https://x.invalid/", (Release("agent", "3.0.0", date(2030, 1, 1)),))
@@ -589,9 +593,8 @@ def test_one_poll_with_hostile_values_records_the_rest_and_polls_every_source(
     )
     service = Service(settings, engine, Store(engine, source_priority=settings.source_priority()))
     service.fetcher = Fetcher(httpx.Client(trust_env=False), settings.http, sleep=Sleeps())
-    for source in service.sources().values():
-        assert isinstance(source, HttpSource)
-        source.clock = lambda: T0
+    # every source judges release days as of the poll's now (T0), not the wall clock
+    assert all(isinstance(source, HttpSource) for source in service.sources().values())
     outcomes = {item.source: item for item in service.poll(T0)}
     assert {name: item.status for name, item in outcomes.items()} == {
         "chart-index": "fetched",
@@ -611,9 +614,9 @@ def test_one_poll_with_hostile_values_records_the_rest_and_polls_every_source(
     assert agent_state.last_modified is None
     with Session(engine) as session:
         texts = [
-            *(t for r in session.exec(select(ReleaseRow)).scalars() for t in (r.version, r.app_version, r.channel, *r.image_tags)),
-            *(t for o in session.exec(select(ObservationRow)).scalars() for t in (o.version, o.app_version, o.url)),
-            *(t for s in session.exec(select(SourceStateRow)).scalars() for t in (s.url, s.etag, s.last_error)),
+            *(t for r in session.scalars(select(ReleaseRow)) for t in (r.version, r.app_version, r.channel, *r.image_tags)),
+            *(t for o in session.scalars(select(ObservationRow)) for t in (o.version, o.app_version, o.url)),
+            *(t for s in session.scalars(select(SourceStateRow)) for t in (s.url, s.etag, s.last_error)),
         ]  # fmt: skip
     assert texts and all(_no_controls(text) for text in texts)
 

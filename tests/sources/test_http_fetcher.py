@@ -13,20 +13,21 @@ from pydantic import SecretStr
 
 from sources.httpserver import Server, Sleeps, loopback_settings, reply, sequence, static, status
 from supportwatch.errors import SourceError
-from supportwatch.sources.base import HttpSource, Parsed
+from supportwatch.retry import retry_after
 from supportwatch.sources.http import (
     Fetched,
     Fetcher,
     NotModified,
-    SourceGone,
-    Validators,
     check_address,
     refused_reason,
-    retry_after_seconds,
 )
+from supportwatch.sources.http_source import HttpSource
+from supportwatch.sources.result import Parsed, SourceGone, Validators
+from supportwatch.sources.urls import display, same_origin
 from supportwatch.values import SourceState
 
 BODY = b'{"clientVersions": {}}'
+NOW = datetime(2026, 7, 22, 10, 0, tzinfo=UTC)
 
 
 def test_conditional_get_returns_not_modified_in_one_request(fetcher: Fetcher, server: Server) -> None:
@@ -90,14 +91,14 @@ def test_retries_are_bounded(fetcher: Fetcher, server: Server, sleeps: Sleeps) -
 
 def test_retry_after_as_http_date() -> None:
     now = datetime(2026, 7, 22, 10, 0, tzinfo=UTC)
-    assert retry_after_seconds("Wed, 22 Jul 2026 10:00:30 GMT", now) == 30.0
-    assert retry_after_seconds("soon", now) is None
+    assert retry_after("Wed, 22 Jul 2026 10:00:30 GMT", now) == 30.0
+    assert retry_after("soon", now) is None
 
 
 @pytest.mark.parametrize("value", ["-5", "1e9", "\u00b2", "1.5", "", "Mon, 01 Jan 99999999999 00:00:00 GMT"])
 def test_a_bad_retry_after_falls_back_to_backoff(value: str) -> None:
     # "²".isdigit() is True but float("²") raised ValueError out of the fetcher
-    assert retry_after_seconds(value, datetime(2026, 7, 22, 10, 0, tzinfo=UTC)) is None
+    assert retry_after(value, datetime(2026, 7, 22, 10, 0, tzinfo=UTC)) is None
 
 
 def test_a_superscript_retry_after_header_is_retried_with_backoff(
@@ -318,9 +319,9 @@ def test_a_moved_source_does_not_get_the_token_on_later_polls() -> None:
             "agent", "https://a.example.test/feed", fetcher, lambda body: Parsed(()), token=SecretStr("s3")
         )
         state = SourceState(name="agent", configured_url=source.url, url=source.url)
-        first = source.poll(state)
+        first = source.poll(state, NOW)
         assert first.url == "https://b.example.test/feed"
-        source.poll(replace(state, url=first.url))
+        source.poll(replace(state, url=first.url), NOW)
     assert [("authorization" in item) for item in headers] == [True, False, False]
 
 
@@ -362,3 +363,49 @@ def test_reply_helper_sanity(server: Server) -> None:
     server.routes["/x"] = lambda handler: reply(handler, 200, b"ok")
     with httpx.Client() as http:
         assert http.get(server.url("/x")).text == "ok"
+
+
+def test_a_retry_after_date_is_measured_from_the_fetch_s_now(
+    fetcher: Fetcher, server: Server, sleeps: Sleeps
+) -> None:
+    server.routes["/feed"] = sequence(
+        status(429, {"Retry-After": "Wed, 22 Jul 2026 10:00:05 GMT"}), static(BODY)
+    )
+    assert isinstance(fetcher.fetch(server.url("/feed"), now=NOW), Fetched)
+    [slept] = sleeps.calls
+    assert 4.0 < slept <= 5.0  # the fetcher reads no wall clock: NOW plus the time taken
+
+
+def test_without_a_now_a_retry_after_date_backs_off(fetcher: Fetcher, server: Server, sleeps: Sleeps) -> None:
+    server.routes["/feed"] = sequence(
+        status(429, {"Retry-After": "Wed, 22 Jul 2026 10:00:30 GMT"}), static(BODY)
+    )
+    assert isinstance(fetcher.fetch(server.url("/feed")), Fetched)
+    [slept] = sleeps.calls
+    assert 0.5 <= slept <= 1.0  # the first backoff step, with jitter
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "https://reader:pw@charts.example.com/index.yaml?token=t#x",
+            "https://charts.example.com/index.yaml",
+        ),
+        ("http://EXAMPLE.com:80/a%20b", "http://example.com/a b"),
+        ("https://xn--bcher-kva.example:8443/feed", "https://bücher.example:8443/feed"),
+        ("http://[::1]:8080/x?k=s", "http://::1:8080/x"),
+        ("http://h", "http://h/"),
+        ("http://user:s3cret@[::1/feed?key=s3cret", "http://[::1/feed"),
+    ],
+)
+def test_display_drops_credentials_query_and_fragment(url: str, shown: str) -> None:
+    assert display(url) == shown
+
+
+def test_a_token_goes_to_its_own_origin_only() -> None:
+    assert same_origin("https://a.example/feed", "https://A.example:443/other")
+    assert not same_origin("https://a.example/feed", "http://a.example/feed")
+    assert not same_origin("https://a.example/feed", "https://a.example:8443/feed")
+    assert not same_origin("https://a.example/feed", "https://b.example/feed")
+    assert not same_origin("http://[::1/feed", "http://[::1/feed")

@@ -20,8 +20,9 @@ from supportwatch.config import Settings
 from supportwatch.errors import ConfigError
 from supportwatch.migrations import upgrade
 from supportwatch.service import Service
-from supportwatch.sources.base import HttpSource, Parsed
 from supportwatch.sources.http import Fetcher
+from supportwatch.sources.http_source import HttpSource
+from supportwatch.sources.result import Parsed
 from supportwatch.store import Store, create_engine_for
 from supportwatch.values import FindingKind
 
@@ -283,4 +284,8 @@ def test_cli_poll_and_check_json(server: Server, tmp_path: Path) -> None:
     assert unknown.exit_code == 2
     check = runner.invoke(app, ["--config", str(config), "check", "--format", "json", "--fail-on", "never"])
     assert check.exit_code == 0, check.output
-    assert json.loads(check.output)["data_health"] == []
+    # the feed that has never answered is a data-health problem from its first failed poll
+    [stale] = json.loads(check.output)["data_health"]
+    assert (stale["kind"], stale["subject"]) == ("source_stale", "agent-notes")
+    assert "has never answered successfully" in stale["summary"]
+    assert SECRET not in check.output

@@ -10,8 +10,8 @@ import yaml
 from sqlalchemy.engine import make_url
 
 from supportwatch.config import Settings
+from supportwatch.notify.log import DeliveryKey, DeliveryLog
 from supportwatch.service import Service
-from supportwatch.store import NotifyStore
 from supportwatch.values import SourceState
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "every-finding.yaml"
@@ -82,13 +82,10 @@ def seed(service: Service) -> None:
             last_error=f"HTTP 401 with token {SECRETS['source_token']} <script>alert(1)</script>",
         )
     )
-    notify = NotifyStore(service.engine)
-    notify.claim(
-        "platform/slack", "eol:1", now=NOW, lease_seconds=60, summary="<b>eol</b> notice", payload={}
-    )
-    notify.mark_failed(
-        "platform/slack", ["eol:1"], error=f"invalid_auth posting to {WEBHOOK}", next_attempt_at=None
-    )
+    log = DeliveryLog(service.engine)
+    key = DeliveryKey.parse("eol:1")
+    log.claim("platform/slack", key, now=NOW, lease_seconds=60, summary="<b>eol</b> notice", payload={})
+    log.mark_failed("platform/slack", [key], error=f"invalid_auth posting to {WEBHOOK}", next_attempt_at=None)
 
 
 def open_service(settings: Settings) -> Service:

@@ -280,4 +280,4 @@ def test_readyz_ignores_a_database_without_a_file(sqlite_settings: Settings) -> 
     memory = Service(sqlite_settings, engine, Store(engine))
     app = create_app(sqlite_settings, service=memory)
     memory.close()
-    assert app.state.web.database_file is None
+    assert app.state.web.service.database_file is None  # the service notes the file it opened

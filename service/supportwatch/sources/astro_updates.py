@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from supportwatch.errors import SourceError, VersionError
-from supportwatch.sources.base import Parsed, add_earliest
+from supportwatch.sources.result import Parsed, add_earliest
 from supportwatch.values import Release, clean_text
 from supportwatch.versions import AgentVersion, ImageTag, RuntimeVersion
 

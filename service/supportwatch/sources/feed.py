@@ -20,7 +20,7 @@ from typing import Any
 import feedparser
 
 from supportwatch.errors import SourceError, VersionError
-from supportwatch.sources.base import Parsed, add_earliest
+from supportwatch.sources.result import Parsed, add_earliest
 from supportwatch.values import Component, Release, clean_text
 from supportwatch.versions import AgentVersion, RuntimeVersion
 

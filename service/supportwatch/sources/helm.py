@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from supportwatch.errors import SourceError, SourceRejected, VersionError
-from supportwatch.sources.base import Parsed, add_earliest
+from supportwatch.sources.result import Parsed, add_earliest
 from supportwatch.values import APP_VERSION_MAX, Release, clean_text
 from supportwatch.versions import AgentVersion
 

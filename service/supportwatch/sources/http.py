@@ -18,7 +18,9 @@ Politeness and safety, in order of a request's life:
 - a byte cap on the decoded body (gzip is accepted, and a gzip bomb hits the cap);
 - 408, 425, 429, 5xx (but 501, 505, ...) and network errors are retried with exponential
   backoff and jitter, honouring ``Retry-After`` (both as ``supportwatch.retry`` reads them); a
-  301/308 chain moves the source's stored URL; 410 raises ``SourceGone``.
+  301/308 chain moves the source's stored URL; 410 raises ``SourceGone``. A ``Retry-After``
+  date is measured from the ``now`` the caller passes (the poll's moment) plus the time the
+  fetch has taken: the fetcher reads no wall clock of its own.
 
 The client is injected (one owner: the ``Service``); the fetcher never closes it. Error
 messages show URLs without credentials or query strings and never contain a token.
@@ -28,14 +30,13 @@ from __future__ import annotations
 
 import ipaddress
 import random
-import re
 import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpcore
@@ -44,7 +45,9 @@ from pydantic import SecretStr
 
 from supportwatch.config import HttpSettings
 from supportwatch.errors import SourceError
-from supportwatch.retry import retry_after, retryable_status
+from supportwatch.retry import backoff, delta_seconds, retry_after, retryable_status
+from supportwatch.sources.result import SourceGone, Validators
+from supportwatch.sources.urls import display, same_origin
 
 MAX_REDIRECTS = 5
 BACKOFF_BASE_SECONDS = 1.0
@@ -54,6 +57,9 @@ _PERMANENT = frozenset({301, 308})
 
 Resolver = Callable[[str, int], list[str]]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# a first fetch: nothing to send back for a conditional GET
+NO_VALIDATORS = Validators()
 
 # The request extension that carries the guard's vetted addresses to ``PinnedTransport``.
 PIN_EXTENSION = "supportwatch.vetted_addresses"
@@ -74,13 +80,6 @@ METADATA_NETWORKS: tuple[Network, ...] = tuple(
     )
 )
 
-# Kept for callers of the old name: ``Retry-After`` is read in ``supportwatch.retry``.
-retry_after_seconds = retry_after
-
-
-class SourceGone(SourceError):
-    """The source answered 410 Gone: it is disabled until its configured URL changes."""
-
 
 class _Retryable(SourceError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
@@ -90,19 +89,17 @@ class _Retryable(SourceError):
 
 @dataclass(slots=True)
 class _Budget:
-    """One fetch's limits and its request count, shared by its attempts and hops."""
+    """One fetch's limits and its request count, shared by its attempts and hops.
+
+    ``began_at`` is the fetch's start on the wall clock (the caller's ``now``; None when not
+    given) and ``began`` the same moment on the fetcher's monotonic ``clock``.
+    """
 
     deadline: float
     cap: int
+    began: float
+    began_at: datetime | None = None
     requests: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Validators:
-    """What a server said to identify its answer, sent back on the next conditional GET."""
-
-    etag: str | None = None
-    last_modified: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,25 +212,6 @@ def make_client(
         # proxies from the environment would bypass the address guard
         trust_env=False,
     )
-
-
-def display(url: str | httpx.URL) -> str:
-    """``url`` safe for messages: no user info, no query (either may carry a credential)."""
-    try:
-        parsed = httpx.URL(str(url))
-    except httpx.InvalidURL:
-        return re.sub(r"//[^/?#]*@", "//", str(url)).split("?", 1)[0].split("#", 1)[0]
-    port = f":{parsed.port}" if parsed.port else ""
-    return f"{parsed.scheme}://{parsed.host}{port}{parsed.path}"
-
-
-def same_origin(a: str | httpx.URL, b: str | httpx.URL) -> bool:
-    """Whether two URLs share scheme, host and port: a token goes only to its own origin."""
-    try:
-        first, second = httpx.URL(str(a)), httpx.URL(str(b))
-    except httpx.InvalidURL:
-        return False
-    return (first.scheme, first.host, first.port) == (second.scheme, second.host, second.port)
 
 
 def getaddrinfo_resolver(host: str, port: int) -> list[str]:
@@ -377,17 +355,21 @@ class Fetcher:
         self,
         url: str,
         *,
-        validators: Validators = Validators(),
+        validators: Validators = NO_VALIDATORS,
         max_bytes: int | None = None,
         token: SecretStr | None = None,
+        now: datetime | None = None,
     ) -> Fetched | NotModified:
         """GET ``url`` (conditionally, if ``validators`` are given), retrying what may pass.
 
+        ``now`` is the moment the fetch begins (aware): a ``Retry-After`` date is measured from
+        it; without it only a ``Retry-After`` in seconds is honoured (a date backs off).
         Raises ``SourceGone`` on 410 and ``SourceError`` on anything else that failed; the
         message names the URL (without credentials) and what to do.
         """
+        began = self._clock()
         budget = _Budget(
-            self._clock() + self._settings.deadline_seconds, max_bytes or self._settings.max_bytes
+            began + self._settings.deadline_seconds, max_bytes or self._settings.max_bytes, began, now
         )
         deadline = budget.deadline
         attempt = 0
@@ -407,7 +389,8 @@ class Fetcher:
                 self._sleep(delay)
 
     def _backoff(self, attempt: int) -> float:
-        ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2.0 ** (attempt - 1))
+        # the shared exponential step, with jitter: half of it, plus up to the other half
+        ceiling = backoff(attempt, BACKOFF_BASE_SECONDS, BACKOFF_MAX_SECONDS)
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 
     def _follow(
@@ -475,9 +458,14 @@ class Fetcher:
         if status == 410:
             raise SourceGone(f"{where}: HTTP 410 Gone; the source is disabled until its url is changed")
         if retryable_status(status):
-            wait = retry_after(response.headers.get("retry-after"), datetime.now(UTC))
-            raise _Retryable(f"{where}: HTTP {status}", wait)
+            raise _Retryable(f"{where}: HTTP {status}", self._retry_after(response, budget))
         raise SourceError(f"{where}: HTTP {status}; check the source's url (and token, if it needs one)")
+
+    def _retry_after(self, response: httpx.Response, budget: _Budget) -> float | None:
+        header = response.headers.get("retry-after")
+        if budget.began_at is None:
+            return delta_seconds(header)
+        return retry_after(header, budget.began_at + timedelta(seconds=self._clock() - budget.began))
 
     def _read(self, response: httpx.Response, budget: _Budget) -> bytes:
         where, cap = display(response.request.url), budget.cap

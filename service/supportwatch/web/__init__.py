@@ -1,7 +1,7 @@
 """The read-only HTTP layer (DESIGN §3 step 5): ICS feeds, JSON API, dashboard, health, metrics.
 
-Everything here reads the store; nothing triggers a poll or a send. Build it with
-``create_app(settings, service=..., clock=...)``.
+Everything here reads through the ``Service``'s read methods (never its store or engine);
+nothing triggers a poll or a send. Build it with ``create_app(settings, service=..., clock=...)``.
 """
 
 from supportwatch.web.app import create_app

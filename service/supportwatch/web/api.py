@@ -8,9 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from supportwatch.report import check_document, releases_document
-from supportwatch.sources.http import display
-from supportwatch.values import Component, SourceState
-from supportwatch.web.state import WebState, team_reports, web_state
+from supportwatch.service import SourceStatus
+from supportwatch.values import Component
+from supportwatch.web.state import WebState, web_state
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 State = Annotated[WebState, Depends(web_state)]
@@ -18,9 +18,10 @@ State = Annotated[WebState, Depends(web_state)]
 
 @router.get("/deployments")
 def deployments(state: State, team: Annotated[str | None, Query()] = None) -> dict[str, Any]:
-    """The ``check --format json`` document (with data health), optionally one team's."""
+    """The ``check --format json`` document (with data health), optionally one team's (404 for
+    a team that owns no deployment)."""
     now = state.clock()
-    reports = team_reports(state.service.evaluate(now), team)
+    reports = state.service.reports(now, team)
     return check_document(reports, now, state.health_findings(now))
 
 
@@ -28,7 +29,7 @@ def deployments(state: State, team: Annotated[str | None, Query()] = None) -> di
 def deployment(name: str, state: State) -> dict[str, Any]:
     """One deployment's item of the ``check`` document; 404 for a name not tracked."""
     now = state.clock()
-    found = [report for report in state.service.evaluate(now) if report.deployment.name == name]
+    found = [report for report in state.service.reports(now) if report.deployment.name == name]
     if not found:
         raise HTTPException(
             404, detail=f"no tracked deployment named {name!r}; list them at /api/v1/deployments"
@@ -47,27 +48,16 @@ def releases(state: State, component: Annotated[Component | None, Query()] = Non
 @router.get("/sources")
 def sources(state: State) -> dict[str, Any]:
     """Each configured source's health; URLs without user info or query, errors redacted."""
-    stored = {item.name: item for item in state.service.store.source_states()}
-    return {
-        "sources": [
-            _source_item(
-                state, source.name, source.kind, getattr(source, "url", None), stored.get(source.name)
-            )
-            for source in state.settings.sources
-        ]
-    }
+    return {"sources": [_source_item(state, status) for status in state.service.source_statuses()]}
 
 
-def _source_item(
-    state: WebState, name: str, kind: str, url: str | None, stored: SourceState | None
-) -> dict[str, Any]:
-    seen = stored or SourceState(name=name)
-    current = seen.url or url
+def _source_item(state: WebState, status: SourceStatus) -> dict[str, Any]:
+    seen = status.state
     return {
-        "name": name,
-        "kind": kind,
-        "url": display(current) if current else None,
-        "polled": kind != "static",
+        "name": status.name,
+        "kind": status.kind,
+        "url": status.url,
+        "polled": status.polled,
         "last_attempt_at": _iso(seen.last_attempt_at),
         "last_success_at": _iso(seen.last_success_at),
         "consecutive_failures": seen.consecutive_failures,

@@ -18,9 +18,9 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from supportwatch.config import Settings
-from supportwatch.service import Service
+from supportwatch.service import Service, UnknownTeam
 from supportwatch.web import api, calendar_routes, dashboard, health, metrics, unavailable
-from supportwatch.web.state import DatabaseFile, WebState, all_secrets
+from supportwatch.web.state import WebState, all_secrets, unknown_team
 
 # label values: every other method, path and status folds into a few values
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -43,13 +43,7 @@ def create_app(
     """
     owns = service is None
     service = service if service is not None else Service.open(settings)
-    state = WebState(
-        service=service,
-        clock=clock,
-        owns_service=owns,
-        secret_values=all_secrets(settings),
-        database_file=DatabaseFile.of(service.engine.url),
-    )
+    state = WebState(service=service, clock=clock, owns_service=owns, secret_values=all_secrets(settings))
     state.registry, state.requests = metrics.build_registry(state)
 
     @asynccontextmanager
@@ -69,6 +63,7 @@ def create_app(
     for module in (health, api, calendar_routes, dashboard, metrics):
         app.include_router(module.router)
     unavailable.install(app)
+    app.add_exception_handler(UnknownTeam, unknown_team)
     app.add_middleware(EdgeMiddleware, state=state)
     return app
 

@@ -7,9 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 
-from supportwatch.calendar import feed
-from supportwatch.checks import DeploymentReport
-from supportwatch.web.state import WebState, require_team, web_state
+from supportwatch.web.state import WebState, web_state
 
 router = APIRouter(tags=["calendar"])
 
@@ -26,18 +24,13 @@ def full_calendar(request: Request, state: Annotated[WebState, Depends(web_state
 
 @router.get("/calendar/{team}.ics", response_class=Response)
 def team_calendar(team: str, request: Request, state: Annotated[WebState, Depends(web_state)]) -> Response:
-    """Only the minors the team's deployments run, naming those deployments."""
+    """Only the minors the team's deployments run, naming those deployments; 404 for a team
+    that owns none."""
     return _ics(request, state, team=team)
 
 
 def _ics(request: Request, state: WebState, *, team: str | None) -> Response:
-    now = state.clock()
-    reports: list[DeploymentReport] = []
-    if team is not None:
-        # only a team's feed needs the evaluation (which minors its deployments run)
-        reports = state.service.evaluate(now)
-        require_team(reports, team)
-    body = feed(state.service.catalog(now), reports, now=now, tz=state.settings.tz, team=team)
+    body = state.service.calendar(state.clock(), team)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL}
     if _matches(request.headers.get("if-none-match"), etag):

@@ -15,13 +15,14 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from supportwatch.calendar import effective_windows, known_teams
+from supportwatch.calendar import effective_windows
 from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport, evaluation_day
+from supportwatch.notify.log import DeliveryRecord
 from supportwatch.report import end_text, target_text
-from supportwatch.values import DeliveryRecord, Finding
+from supportwatch.values import Finding
 from supportwatch.versions import minor_label
-from supportwatch.web.state import WebState, team_reports, web_state
+from supportwatch.web.state import WebState, web_state
 
 router = APIRouter(tags=["dashboard"])
 
@@ -41,17 +42,16 @@ def _environment() -> Environment:
 def dashboard(
     state: Annotated[WebState, Depends(web_state)], team: Annotated[str | None, Query()] = None
 ) -> HTMLResponse:
-    """The dashboard, optionally one team's deployments."""
+    """The dashboard, optionally one team's deployments (404 for a team that owns none)."""
     service, now = state.service, state.clock()
-    everyone = service.evaluate(now)
     view = dashboard_view(
-        team_reports(everyone, team),
+        service.reports(now, team),
         catalog=service.catalog(now),
         health=state.health_findings(now),
         dead=service.dead_letters(),
         today=evaluation_day(now, state.settings.tz),
     )
-    view |= {"evaluated_at": now.isoformat(timespec="seconds"), "team": team, "teams": known_teams(everyone)}
+    view |= {"evaluated_at": now.isoformat(timespec="seconds"), "team": team, "teams": service.teams(now)}
     for item in view["dead_letters"]:
         item["last_error"] = state.scrub(item["last_error"])
     return HTMLResponse(_environment().get_template("dashboard.html.j2").render(view))

@@ -8,9 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
 
-from supportwatch.migrations import current_revision, head_revision
 from supportwatch.web.state import WebState, web_state
 
 router = APIRouter(tags=["health"])
@@ -25,20 +23,10 @@ def healthz() -> dict[str, str]:
 @router.get("/readyz", response_model=None)
 def readyz(state: Annotated[WebState, Depends(web_state)]) -> dict[str, Any] | JSONResponse:
     """Readiness: 200 when the database answers at the head revision, else 503 with the reason."""
-    if state.database_file is not None and (problem := state.database_file.problem()):
-        return _unready(problem)
-    head = head_revision()
-    try:
-        current = current_revision(state.service.engine)
-    except SQLAlchemyError as exc:
-        # the driver's message may name the host, user or password: only its type is shown
-        return _unready(f"database unreachable ({type(exc).__name__}); check database_url and the server")
-    if current != head:
-        return _unready(
-            f"database at schema revision {current or 'none'}, this supportwatch needs {head}: "
-            "run `supportwatch db upgrade`"
-        )
-    return {"status": "ready", "revision": head}
+    readiness = state.service.readiness()
+    if readiness.problem is not None:
+        return _unready(readiness.problem)
+    return {"status": "ready", "revision": readiness.revision}
 
 
 def _unready(reason: str) -> JSONResponse:

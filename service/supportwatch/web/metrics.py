@@ -65,7 +65,7 @@ class StoreCollector(Collector):
         failures = GaugeMetricFamily(
             "supportwatch_source_consecutive_failures", "Failed polls in a row per source.", labels=["source"]
         )
-        for item in service.store.source_states():
+        for item in service.source_states():
             if item.last_success_at is not None:
                 success.add_metric([item.name], item.last_success_at.timestamp())
             failures.add_metric([item.name], item.consecutive_failures)

@@ -1,28 +1,26 @@
-"""The ``Source`` protocol, what a poll returns, and the one HTTP-backed source.
+"""What a source is and what a poll of it returns — pure values (no HTTP client, no database).
 
-A source is a name and one method, ``poll(state, now)``. Fetching goes through ``Fetcher``;
-the bytes go to a pure parser (``feed``, ``helm``, ``astro_updates``) that returns ``Parsed``.
+A source is a name, where it reads from, and one method, ``poll(state, now)``. The parsers
+(``feed``, ``helm``, ``astro_updates``) import only this module: they turn bytes into
+``Parsed``; ``http_source.HttpSource`` fetches the bytes and hands them over.
 
 ``accept`` is the one gate between what a source answered and the store: every text is
 cleaned of terminal controls, a release with a value longer than its column or a release day
 outside ``MIN_RELEASE_DAY`` .. ``now`` + ``MAX_DAYS_AHEAD`` is refused (the others are kept),
 an over-long validator or moved URL is dropped, and each of these is said in ``notes``.
-``HttpSource.poll`` also turns every failure of its fetch or parse into a ``SourceError``
-(a parser's bug included), so one source can never stop the poll of the others.
+``check_plausible`` rejects an answer as a whole when it is empty or lost most of what the
+source listed before.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
-from pydantic import SecretStr
-
 from supportwatch.errors import SourceError, SourceRejected
-from supportwatch.sources.http import Fetcher, NotModified, Validators, display, same_origin
+from supportwatch.sources.urls import display
 from supportwatch.values import (
     ERROR_MAX,
     ETAG_MAX,
@@ -30,11 +28,8 @@ from supportwatch.values import (
     URL_MAX,
     Release,
     SourceState,
-    clean_text,
     storable,
 )
-
-logger = logging.getLogger(__name__)
 
 # The plausible release days: the product line is younger than 2020, and a vendor announces
 # no release more than a year ahead. A day outside them is a source's error (Helm's 0001-01-01,
@@ -44,12 +39,27 @@ MAX_DAYS_AHEAD = 366
 _NOTES_SHOWN = 5
 
 
+class SourceGone(SourceError):
+    """The source answered 410 Gone: it is disabled until its configured URL changes."""
+
+
+@dataclass(frozen=True, slots=True)
+class Validators:
+    """What a server said to identify its answer, sent back on the next conditional GET."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Parsed:
     """A parser's answer: the releases, and how many entries it skipped as unreadable."""
 
     releases: tuple[Release, ...]
     skipped: int = 0
+
+
+Parser = Callable[[bytes], Parsed]
 
 
 def add_earliest(found: dict[str, Release], release: Release) -> None:
@@ -70,17 +80,21 @@ def add_earliest(found: dict[str, Release], release: Release) -> None:
 class SourceResult:
     """One poll's result. ``releases`` is None when the server said 304 Not Modified.
 
-    ``skipped`` counts the entries not recorded: unreadable ones, and the ``refused`` ones
-    that ``accept`` turned away; ``notes`` says what ``accept`` refused or dropped, and why.
+    ``url`` is where the source is read next time (None: nothing is fetched). ``skipped``
+    counts the entries not recorded: unreadable ones, and the ``refused`` ones that ``accept``
+    turned away; ``notes`` says what ``accept`` refused or dropped, and why. ``complete``
+    says the answer is the source's whole truth (the config's own releases): a claim it no
+    longer makes is withdrawn, and an empty or smaller answer is meant, not implausible.
     """
 
-    url: str
+    url: str | None
     releases: tuple[Release, ...] | None
     skipped: int = 0
     validators: Validators = field(default_factory=Validators)
     requests: int = 1
     refused: int = 0
     notes: tuple[str, ...] = ()
+    complete: bool = False
 
     @property
     def not_modified(self) -> bool:
@@ -96,17 +110,18 @@ class SourceResult:
 
 
 class Source(Protocol):
-    """A release source. ``poll`` raises ``SourceError`` (or a subclass) when it fails."""
+    """A release source: ``name``, the ``url`` it reads (None: its releases are at hand, in
+    the config), and ``poll``, which raises ``SourceError`` (or a subclass) when it fails."""
 
-    name: str
-    url: str
+    @property
+    def name(self) -> str: ...
 
-    def poll(self, state: SourceState, now: datetime | None = None) -> SourceResult:
-        """Fetch (conditionally, using ``state``'s URL and validators) and parse, as of ``now``."""
+    @property
+    def url(self) -> str | None: ...
+
+    def poll(self, state: SourceState, now: datetime) -> SourceResult:
+        """Read the source (conditionally, using ``state``'s URL and validators) as of ``now``."""
         ...
-
-
-Parser = Callable[[bytes], Parsed]
 
 
 def _listed(notes: tuple[str, ...]) -> str:
@@ -118,74 +133,6 @@ def _bounded(text: str) -> str:
     return text if len(text) <= ERROR_MAX else text[: ERROR_MAX - 3] + "..."
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-@dataclass
-class HttpSource:
-    """A source fetched over HTTP(S) and read by ``parse`` (a pure ``bytes -> Parsed``).
-
-    ``clock`` gives ``now`` when the caller does not pass the poll's own.
-    """
-
-    name: str
-    url: str
-    fetcher: Fetcher
-    parse: Parser
-    token: SecretStr | None = None
-    max_bytes: int | None = None
-    clock: Callable[[], datetime] = _utc_now
-
-    def poll(self, state: SourceState, now: datetime | None = None) -> SourceResult:
-        url = state.url or self.url
-        if len(url) > URL_MAX:
-            raise SourceError(
-                f"source {self.name!r}: its url is {len(url)} characters, longer than the {URL_MAX} "
-                "that can be stored; shorten it"
-            )
-        try:
-            result = self._fetch(state, url)
-        except SourceError as exc:
-            raise _cleaned(exc) from None
-        except Exception as exc:  # a parser's bug must not stop the poll of the other sources
-            logger.exception("source %r: reading its answer failed", self.name)
-            raise SourceError(
-                f"source {self.name!r} ({display(url)}): reading the answer failed "
-                f"({type(exc).__name__}); kept the last good data"
-            ) from exc
-        accepted = accept(result, now=now or self.clock(), fetched_from=url)
-        if accepted.note:
-            logger.warning("source %r: %s", self.name, accepted.note)
-        return accepted
-
-    def _fetch(self, state: SourceState, url: str) -> SourceResult:
-        # a 301 may have moved the stored url to another host: the token stays with the
-        # configured url's origin until the operator writes the new url into the config
-        answer = self.fetcher.fetch(
-            url,
-            validators=Validators(state.etag, state.last_modified),
-            max_bytes=self.max_bytes,
-            token=self.token if same_origin(url, self.url) else None,
-        )
-        if isinstance(answer, NotModified):
-            return SourceResult(answer.url, None, requests=answer.requests)
-        parsed = self.parse(answer.body)
-        return SourceResult(answer.url, parsed.releases, parsed.skipped, answer.validators, answer.requests)
-
-
-def _cleaned(exc: SourceError) -> SourceError:
-    """``exc`` with a message fit for a terminal (a server's or document's text can be in it)."""
-    text = str(exc)
-    clean = clean_text(text)
-    if clean == text:
-        return exc
-    try:
-        return type(exc)(clean)
-    except TypeError:
-        return SourceError(clean)
-
-
 def accept(result: SourceResult, *, now: datetime, fetched_from: str) -> SourceResult:
     """``result`` bounded to what may be stored, as of ``now`` (see the module docstring).
 
@@ -194,7 +141,7 @@ def accept(result: SourceResult, *, now: datetime, fetched_from: str) -> SourceR
     """
     notes = list(result.notes)
     url = result.url
-    if len(url) > URL_MAX:
+    if url is not None and len(url) > URL_MAX:
         notes.append(
             f"the server moved the source to a url of {len(url)} characters (max {URL_MAX}); "
             f"kept {display(fetched_from)}"
@@ -259,21 +206,27 @@ def _validator(name: str, value: str | None, limit: int, notes: list[str]) -> st
     return value
 
 
-def check_plausible(name: str, url: str, result: SourceResult, previous_count: int) -> None:
-    """Reject an answer that is empty or lost more than half of what the source listed last time."""
+def check_plausible(name: str, url: str | None, result: SourceResult, previous_count: int) -> None:
+    """Reject an answer that is empty or lost more than half of what the source listed last time.
+
+    A ``complete`` answer (the config's own releases) is taken as meant, whatever its size.
+    """
+    if result.complete:
+        return
     count = len(result.releases or ())
+    where = f"source {name!r}" + (f" ({display(url)})" if url else "")
     if count == 0:
         unreadable = result.skipped - result.refused
         why = [f"{unreadable} entries had no readable version"] if unreadable else []
         why += [f"{result.refused} refused: {_listed(result.notes)}"] if result.refused else []
         raise SourceRejected(
-            f"source {name!r} ({display(url)}) answered no releases"
+            f"{where} answered no releases"
             + (f" ({'; '.join(why)})" if why else "")
             + "; kept the last good data. Check its url, kind and version_pattern"
         )
     if count * 2 < previous_count:
         raise SourceRejected(
-            f"source {name!r} ({display(url)}) lists {count} versions, down from {previous_count} last time; "
+            f"{where} lists {count} versions, down from {previous_count} last time; "
             "an answer that lost more than half is rejected and the last good data kept; if the source "
             f"really dropped them, accept it once with `supportwatch poll --source {name} --accept-shrink`"
         )
