@@ -164,13 +164,17 @@ def _measure(args: argparse.Namespace, fleet_format: str, baseline: Path | None)
         config = write_config(Path(tmp), args.deployments, args.releases, fleet_format)
         first_wall, first_peak, count = run_once(config)  # creates the database, records the releases
         assert count == args.deployments
+        if baseline is not None:  # a database of its own: the two codes' schemas may differ
+            (Path(tmp) / "baseline").mkdir()
+            base_config = write_config(Path(tmp) / "baseline", args.deployments, args.releases, fleet_format)
+            run_once(base_config, baseline)
         walls, peaks, base_walls, base_peaks = [], [], [], []
         for _ in range(args.runs):
             wall, peak, _count = run_once(config)
             walls.append(wall)
             peaks.append(peak)
             if baseline is not None:
-                wall, peak, _count = run_once(config, baseline)
+                wall, peak, _count = run_once(base_config, baseline)
                 base_walls.append(wall)
                 base_peaks.append(peak)
     print(
