@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest packages tools bench clean
+.PHONY: run demo test lint typecheck pytest packages tools bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	mkdir -p var
 	$(BIN)/supportwatch --config config/supportwatch.yaml run
+
+# the service on example data served from 127.0.0.1: no network, no config (see README)
+demo: $(STAMP)
+	$(BIN)/supportwatch demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check service tests bench
