@@ -1,5 +1,6 @@
 """Golden outputs: the check table and JSON, one Slack message, one email and one digest rendered
-from the same fixed reports, each showing the same state, end of maintenance and target.
+from the same fixed reports, each showing the same state, end of maintenance and target; and a
+run's notices (Slack and text) and the digest on Slack and in HTML.
 
 The files under ``tests/golden/`` are the reviewed outputs; regenerate them after an intended
 change with ``SUPPORTWATCH_UPDATE_GOLDEN=1 .venv/bin/pytest tests/test_golden.py`` and review
@@ -20,8 +21,10 @@ from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport, evaluate_one
 from supportwatch.compatibility import CompatRule, Rules
 from supportwatch.notify.digest import DigestInputs, build_digest, digest_lines
-from supportwatch.notify.email import render_email
-from supportwatch.notify.message import Message, Notice, slack_payload
+from supportwatch.notify.email import render_email, render_html
+from supportwatch.notify.message import Message, Notice, deployment_url
+from supportwatch.notify.slack_blocks import slack_payload, slack_payloads
+from supportwatch.notify.text import plain_text
 from supportwatch.policy import MaintenancePolicy
 from supportwatch.report import check_document, check_table
 from supportwatch.values import Deployment, Release
@@ -31,6 +34,7 @@ GOLDEN = Path(__file__).parent / "golden"
 REPO = "images.astronomer.cloud/baseimages/astro-remote-execution-agent"
 TODAY = date(2026, 11, 2)
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)
+PUBLIC_URL = "https://supportwatch.example.com"
 RELEASES = [
     Release("agent", "1.6.0", date(2026, 4, 16), image_tags=("3.2-2-python-3.12-astro-agent-1.6.0",)),
     Release("agent", "1.6.1", date(2026, 5, 4), image_tags=("3.2-2-python-3.12-astro-agent-1.6.1",)),
@@ -67,18 +71,40 @@ def reports() -> list[DeploymentReport]:
 def renders() -> dict[str, str]:
     fixed = reports()
     east = fixed[0]
-    notice = Notice.of(east.findings[0], report=east)
+    # the first notice alone, and every notice of the two deployments as one run sends them
+    notice = Notice.of(east.findings[0], report=east, url=deployment_url(PUBLIC_URL, "prod-east"))
     message = Message("data-platform", notices=(notice,))
+    run = Message(
+        "data-platform",
+        notices=tuple(
+            Notice.of(finding, report=report, url=deployment_url(PUBLIC_URL, report.deployment.name))
+            for report in fixed
+            for finding in report.findings
+        ),
+    )
     email = render_email(message, sender="supportwatch@example.com", to=["team@example.com"], now=NOW)
-    digest = build_digest(DigestInputs(receiver="data-platform", week="2026-W45", today=TODAY, reports=fixed))
+    digest = build_digest(
+        DigestInputs(
+            receiver="data-platform",
+            week="2026-W45",
+            today=TODAY,
+            reports=fixed,
+            urls={r.deployment.name: deployment_url(PUBLIC_URL, r.deployment.name) or "" for r in fixed},
+        )
+    )
     text_part, html_part = (part.get_content() for part in email.iter_parts())
     return {
         "check.txt": check_table(fixed) + "\n",
         "check.json": json.dumps(check_document(fixed, NOW), indent=2) + "\n",
         "slack.json": json.dumps(slack_payload(message), indent=2) + "\n",
+        "slack-run.json": json.dumps(slack_payload(run), indent=2) + "\n",
         "email.txt": f"Subject: {email['Subject']}\n\n{text_part}",
         "email.html": html_part,
+        "email-run.txt": plain_text(run) + "\n",
         "digest.txt": "\n".join(digest_lines(digest)) + "\n",
+        "digest-slack.json": json.dumps(slack_payloads(Message("data-platform", digest=digest)), indent=2)
+        + "\n",
+        "digest.html": render_html(Message("data-platform", digest=digest)),
     }
 
 

@@ -44,6 +44,7 @@ class SlackRequest:
 class SlackServer:
     """Records every request; answers from ``script`` (one entry per request), then ``ok``.
 
+    An accepted ``chat.postMessage`` is answered with its ``ts`` (``next_ts``), as Slack does.
     Script entries: "ok", "429:<seconds>", "500", "close", "status:<code>" (that HTTP status,
     its body quoting the request's path and Authorization header, as a careless server's error
     page would), "hang:<seconds>" (answer only after that long), or an ``ok: false`` error code
@@ -55,6 +56,7 @@ class SlackServer:
     script: list[str] = field(default_factory=list)
     clock: Callable[[], float] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    posted: int = 0
 
     @property
     def webhook_url(self) -> str:
@@ -67,6 +69,12 @@ class SlackServer:
     def next_answer(self) -> str:
         with self.lock:
             return self.script.pop(0) if self.script else "ok"
+
+    def next_ts(self) -> str:
+        """A message timestamp as chat.postMessage answers it: one per accepted post, increasing."""
+        with self.lock:
+            self.posted += 1
+            return f"1785000000.{self.posted:06d}"
 
     def texts(self) -> list[str]:
         return [json.dumps(request.body) for request in self.requests]
@@ -99,7 +107,7 @@ def _handler(server: SlackServer) -> type[BaseHTTPRequestHandler]:
         def _answer(self, answer: str) -> None:
             api = self.path.startswith("/api/")
             if answer == "ok":
-                self._reply(200, {"ok": True} if api else "ok")
+                self._reply(200, {"ok": True, "channel": "C0AGENTS", "ts": server.next_ts()} if api else "ok")
             elif answer.startswith("429:"):
                 self._reply(429, {"ok": False, "error": "ratelimited"} if api else "rate_limited", answer[4:])
             elif answer == "500":
@@ -124,9 +132,13 @@ def _handler(server: SlackServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # channels are sent to at once: the default backlog (5) drops some
+
+
 @pytest.fixture
 def slack_server() -> Iterator[SlackServer]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    httpd = _Server(("127.0.0.1", 0), BaseHTTPRequestHandler)
     server = SlackServer(f"http://127.0.0.1:{httpd.server_address[1]}")
     httpd.RequestHandlerClass = _handler(server)
     httpd.daemon_threads = True

@@ -8,6 +8,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
+from supportwatch.config.receivers import DigestSettings
 from supportwatch.notify.digest import due_week, iso_week
 from supportwatch.notify.log import DeliveryLog, DeliveryState
 from supportwatch.notify.wiring import NotifyRuntime
@@ -41,9 +42,10 @@ def texts(smtp: SmtpServer) -> list[str]:
     return result
 
 
-def test_one_digest_per_week_by_email_even_when_run_three_times(
+def test_one_digest_per_week_on_each_channel_even_when_run_three_times(
     tmp_path: Path, slack_server: SlackServer, smtp_server: SmtpServer
 ) -> None:
+    # issue 10: a receiver gets the digest on every channel it configures (it was email only)
     service = open_service(tmp_path, slack_server, smtp_server)
     moments = [
         datetime(2026, 6, 29, 9, tzinfo=UTC),
@@ -52,11 +54,13 @@ def test_one_digest_per_week_by_email_even_when_run_three_times(
     ]
     reports = [service.digest(moment) for moment in moments]
     service.close()
-    assert [r.sent_messages for r in reports] == [1, 0, 0]
+    assert [r.sent_messages for r in reports] == [2, 0, 0]
     assert len(smtp_server.recorder.envelopes) == 1
-    assert slack_server.requests == []
+    assert len(slack_server.requests) == 1
+    assert "weekly digest 2026-W27 for data-platform" in json.dumps(slack_server.requests[0].body)
     [text] = texts(smtp_server)
     assert "weekly digest 2026-W27 for data-platform" in text
+    assert "Summary: 1 deployment: 1 behind; 0 with critical findings, 1 with warnings at worst" in text
     assert (
         "prod-east (data-platform): behind (warning), agent 1.3.0, end of maintenance 2026-07-28 (in 29 days)"
         in text
@@ -139,7 +143,7 @@ def test_a_digest_refused_for_one_recipient_is_sent_once_and_reported(
     first = service.digest(datetime(2026, 6, 29, 9, tzinfo=UTC))
     again = service.digest(datetime(2026, 6, 29, 10, tzinfo=UTC))
     service.close()
-    assert first.sent_messages == 1
+    assert first.sent_messages == 2  # the email and (issue 10) the Slack digest
     assert first.warnings == ["data-platform/email digest:2026-W27: SMTP refused 1 of 2 recipients: "
                               "gone@example.com (550)"]  # fmt: skip
     assert again.sent_messages == 0
@@ -159,3 +163,17 @@ def test_a_digest_reports_only_its_own_receivers_dead_letters(
     service.close()
     assert own and all("data-platform/slack" in line for line in own)
     assert other == []  # another team's digest never shows this team's failures
+
+
+def test_a_receiver_may_take_its_digest_by_email_only(
+    tmp_path: Path, slack_server: SlackServer, smtp_server: SmtpServer
+) -> None:
+    service = open_service(tmp_path, slack_server, smtp_server)
+    receiver = service.settings.receivers[0].model_copy(update={"digest": DigestSettings(channels=["email"])})
+    service.settings = service.settings.model_copy(update={"receivers": [receiver]})
+    report = service.digest(datetime(2026, 6, 29, 9, tzinfo=UTC))
+    again = service.digest(datetime(2026, 6, 30, 9, tzinfo=UTC))
+    service.close()
+    assert (report.sent_messages, again.sent_messages) == (1, 0)
+    assert len(smtp_server.recorder.envelopes) == 1
+    assert slack_server.requests == []

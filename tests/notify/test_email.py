@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import date
 from email import message_from_bytes, policy
 from typing import Any
@@ -137,3 +138,48 @@ def test_a_partly_refused_recipient_list_is_sent_and_names_the_refused_address(
     assert [e.rcpt_tos for e in smtp_server.recorder.envelopes] == [["team@example.com"]]
     assert "gone@example.com" in outcome.error
     assert "550" in outcome.error
+
+
+def test_from_a_named_sender_marked_auto_generated(smtp_server: SmtpServer) -> None:
+    assert EmailNotifier(smtp(smtp_server), ["team@example.com"], now=clock).send(message()).ok
+    [envelope] = smtp_server.recorder.envelopes
+    parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
+    assert str(parsed["From"]) == "supportwatch <supportwatch@example.com>"
+    assert envelope.mail_from == "supportwatch@example.com"
+    assert str(parsed["Auto-Submitted"]) == "auto-generated"  # RFC 3834: no auto-replies
+    assert parsed["In-Reply-To"] is None
+
+
+def test_a_sender_name_with_specials_is_quoted(smtp_server: SmtpServer) -> None:
+    notifier = EmailNotifier(smtp(smtp_server, sender_name="Ops, Platform"), ["team@example.com"], now=clock)
+    assert notifier.send(message()).ok
+    [envelope] = smtp_server.recorder.envelopes
+    parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
+    assert parsed["From"].addresses[0].display_name == "Ops, Platform"
+    assert parsed["From"].addresses[0].addr_spec == "supportwatch@example.com"
+
+
+def test_the_text_part_says_what_the_html_part_says(smtp_server: SmtpServer) -> None:
+    notice = message().notices[0]
+    full = Notice(
+        **{
+            **{name: getattr(notice, name) for name in notice.__slots__},
+            "target": "images.example/astro-remote-execution-agent:3.2-2-python-3.12-astro-agent-1.6.0",
+            "plan": ("Upgrade the chart: `helm upgrade agent ...`", "Deploy the image"),
+            "url": "https://sw.example.com/deployments/prod-east",
+            "state": "unmaintained (critical)",
+        }
+    )
+    assert EmailNotifier(smtp(smtp_server), ["t@example.com"], now=clock).send(Message("dp", (full,))).ok
+    [envelope] = smtp_server.recorder.envelopes
+    parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
+    text = parsed.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = parsed.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    for part in (text, html):
+        assert "https://sw.example.com/deployments/prod-east" in part
+        assert "3.2-2-python-3.12-astro-agent-1.6.0" in part
+        assert "Deploy the image" in part and "helm upgrade agent" in part
+        assert "unmaintained (critical)" in part
+        assert "2026-07-28 (2 days ago)" in part
+    assert " width=" not in html and "<table" not in html  # stacked blocks, nothing fixed-width
+    assert not re.search(r"(?<!max-)width:\s*\d", html)

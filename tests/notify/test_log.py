@@ -7,11 +7,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
+from sqlmodel import SQLModel
 
-from supportwatch.notify.log import DeliveryKey, DeliveryLog, DeliveryState
+from supportwatch.notify.log import Claimable, DeliveryKey, DeliveryLog, DeliveryState
 
 T0 = datetime(2026, 7, 1, 9, tzinfo=UTC)
 EOM = "end_of_maintenance:prod-east:agent-1.3"
@@ -145,3 +148,36 @@ def test_the_last_sent_digest_is_the_newest_delivered_one(engine: Engine) -> Non
         "sent",
         {"digest": {"week": "2026-W28"}},
     )
+
+
+# --- threads: the migration and the model agree; the first message of a thread is found -------
+
+
+def test_the_migrated_delivery_table_is_the_model(engine: Engine) -> None:
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    assert [item for item in diff if "delivery" in repr(item)] == []
+    columns = {column["name"] for column in inspect(engine).get_columns("delivery")}
+    assert {"thread", "external_id"} <= columns
+
+
+def test_thread_roots_name_the_first_message_sent_in_each_thread(engine: Engine) -> None:
+    log = DeliveryLog(engine)
+    first, later, other = (DeliveryKey.finding(k) for k in ("a:rung-60", "a:rung-30", "b"))
+    assert log.claim_many(
+        [Claimable("t/slack", first, "s", {}, "maintenance:a"), Claimable("t/slack", other, "s", {}, "b")],
+        now=T0,
+        lease_seconds=60,
+    ) == {("t/slack", "a:rung-60"), ("t/slack", "b")}
+    log.mark_sent("t/slack", [first], now=T0, external_id="100.1")
+    assert log.claim(
+        "t/slack", later, now=T0, lease_seconds=60, summary="s", payload={}, thread="maintenance:a"
+    )
+    assert not log.claim("t/slack", later, now=T0, lease_seconds=60, summary="s", payload={})
+    log.mark_sent("t/slack", [later], now=T0 + timedelta(days=30), external_id="200.2")
+    log.mark_failed("t/slack", [other], error="boom", next_attempt_at=None)
+    assert log.thread_roots("t/slack", ["maintenance:a", "b", "c"]) == {"maintenance:a": "100.1"}
+    assert log.thread_roots("u/slack", ["maintenance:a"]) == {}
+    assert log.message_payloads("t/slack", "200.2") == [{}]
+    [row] = [r for r in log.records() if r.key == "a:rung-30"]
+    assert (row.thread, row.external_id) == ("maintenance:a", "200.2")

@@ -9,13 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from supportwatch.notify.base import redact
-from supportwatch.notify.message import (
+from supportwatch.notify.message import Message, Notice, escape_slack
+from supportwatch.notify.slack_blocks import (
     SLACK_MAX_BLOCKS,
     SLACK_SECTION_CHARS,
     SLACK_TEXT_CHARS,
-    Message,
-    Notice,
-    escape_slack,
     slack_chunks,
     slack_payload,
 )

@@ -81,11 +81,33 @@ def test_a_default_receiver_that_is_not_configured_logs_to_the_console() -> None
 
 
 @pytest.mark.parametrize(
-    ("receiver", "target"),
-    [("platform", "platform/email"), ("data", "data/slack"), ("console", "console/console")],
+    ("receiver", "targets"),
+    [
+        ("platform", ["platform/slack", "platform/email"]),
+        ("data", ["data/slack"]),
+        ("console", ["console/console"]),
+    ],
 )
-def test_digests_go_by_email_else_slack_else_the_console(receiver: str, target: str) -> None:
-    assert ROUTER.digest_target(receiver) == target
+def test_digests_go_to_every_channel_of_the_receiver(receiver: str, targets: list[str]) -> None:
+    # issue 10: every channel the receiver configures (it was: email, else Slack, else the console)
+    assert ROUTER.digest_targets(receiver) == targets
+
+
+def test_a_receiver_may_take_its_digest_on_fewer_channels() -> None:
+    router = Router.of(
+        [], receivers={"platform": ["slack", "email"]}, default="console", digests={"platform": ["email"]}
+    )
+    assert router.digest_targets("platform") == ["platform/email"]
+
+
+def test_data_health_goes_to_its_receiver_else_the_default() -> None:
+    routed = Router.of([Route("t", "platform")], receivers={"platform": ["slack"], "ops": ["email"]},
+                       default="platform", health="ops")  # fmt: skip
+    assert routed.targets("", "source_stale") == ["ops/email"]
+    assert routed.targets("t", "date_conflict") == ["ops/email"]
+    assert routed.targets("t", "end_of_maintenance") == ["platform/slack"]
+    default = Router.of([], receivers={"platform": ["slack"]}, default="platform")
+    assert default.targets("", "source_stale") == ["platform/slack"]
 
 
 def test_families_group_the_kinds_that_replace_one_another() -> None:

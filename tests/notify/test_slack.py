@@ -152,7 +152,7 @@ def test_120_alerts_never_exceed_one_request_per_second(tmp_path: Path, slack_se
         {
             "name": f"dep-{i:03d}",
             "team": "data-platform",
-            "image": "images.astronomer.cloud/x/astro-remote-execution-agent:3.1-9",
+            "image": f"images.astronomer.cloud/x/astro-remote-execution-agent:3.1-{i}",  # each its own
         }
         for i in range(120)
     ]
@@ -177,9 +177,9 @@ def test_real_clock_rate_limit(tmp_path: Path, slack_server: SlackServer) -> Non
         {
             "name": f"dep-{i:03d}",
             "team": "data-platform",
-            "image": "images.astronomer.cloud/x/astro-remote-execution-agent:3.1-9",
+            "image": f"images.astronomer.cloud/x/astro-remote-execution-agent:3.1-{i}",  # each its own
         }
-        for i in range(20)
+        for i in range(80)  # issue 10: 20 notices now fit one message; 80 take several
     ]
     settings = make_settings(
         tmp_path, deployments=deployments, receivers=[slack_receiver(slack_server)], routes=ROUTE

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, StringConstraints, field_validator, model_validator
 
 from supportwatch.config.types import ConfigModel, EmailAddress, Name
+
+# printable text on one line: it goes into the From: header
+DisplayName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 
 
 class SlackSettings(ConfigModel):
@@ -28,10 +33,27 @@ class EmailSettings(ConfigModel):
     to: list[EmailAddress] = Field(min_length=1)
 
 
+DigestChannel = Literal["slack", "email"]
+
+
+class DigestSettings(ConfigModel):
+    """Where a receiver's weekly digest goes: by default, every channel the receiver configures."""
+
+    channels: list[DigestChannel] = Field(min_length=1, max_length=2)
+
+    @field_validator("channels")
+    @classmethod
+    def _distinct(cls, value: list[DigestChannel]) -> list[DigestChannel]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"lists a channel twice ({', '.join(value)}); name each of slack, email once")
+        return value
+
+
 class ReceiverSettings(ConfigModel):
     name: Name
     slack: SlackSettings | None = None
     email: EmailSettings | None = None
+    digest: DigestSettings | None = None
 
 
 class RouteMatch(ConfigModel):
@@ -50,6 +72,8 @@ class SmtpSettings(ConfigModel):
     username: str | None = None
     password: SecretStr | None = None
     sender: EmailAddress
+    # the display name in From: ("supportwatch <supportwatch@example.com>")
+    sender_name: DisplayName = "supportwatch"
     timeout_seconds: float = Field(default=30.0, gt=0, le=600)
 
 
@@ -63,6 +87,9 @@ class NotifySettings(ConfigModel):
     retry_backoff_max_seconds: float = Field(default=60.0, gt=0, le=24 * 3600)
     attempts_per_run: int = Field(default=3, ge=1, le=20)
     slack_rate_per_second: float = Field(default=1.0, ge=0.01, le=100)
+    # how many sends (to different channels) are under way at once; each channel is still paced
+    # at slack_rate_per_second
+    parallel_channels: int = Field(default=16, ge=1, le=64)
     timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     digest_weekday: Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"] = (
         "monday"

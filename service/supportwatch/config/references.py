@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 
 def check_references(settings: Settings, deployments_file: str = "") -> None:
-    """Cross-key rules: unique names, routes to known receivers and teams, email needs smtp.
+    """Cross-key rules: unique names, routes (and the data-health receiver) to known receivers and
+    teams, digest channels the receiver configures, email needs smtp.
 
     ``deployments_file`` names the file the deployments are in, for error paths.
     """
@@ -41,7 +42,21 @@ def check_references(settings: Settings, deployments_file: str = "") -> None:
             "default_receiver",
             f"{settings.default_receiver!r} is not a receiver; known: {', '.join(sorted(receivers))}",
         )
+    if settings.data_health_receiver is not None and settings.data_health_receiver not in receivers:
+        raise ConfigError(
+            "data_health_receiver",
+            f"{settings.data_health_receiver!r} is not a receiver; known: {', '.join(sorted(receivers))}",
+        )
     for index, receiver in enumerate(settings.receivers):
+        if receiver.digest is not None:
+            configured = [kind for kind in ("slack", "email") if getattr(receiver, kind) is not None]
+            for position, channel in enumerate(receiver.digest.channels):
+                if channel not in configured:
+                    raise ConfigError(
+                        f"receivers[{index}].digest.channels[{position}]",
+                        f"{channel!r} is not configured for receiver {receiver.name!r}; "
+                        f"its channels: {', '.join(configured) or 'none'}",
+                    )
         if receiver.email is not None and settings.smtp is None:
             raise ConfigError(
                 f"receivers[{index}].email", "email receivers need an smtp: section (host, sender)"

@@ -25,17 +25,20 @@ from supportwatch.notify.message import Message
 class Outcome:
     """The result of one attempt: sent, or failed and retryable, or failed for good.
 
-    A sent outcome may carry an ``error`` as a warning: it went out, but not to everyone.
+    A sent outcome may carry an ``error`` as a warning: it went out, but not to everyone; and
+    the ``external_id`` the server gave the message (a Slack ``ts``, an email's Message-ID),
+    which later messages of the same thread reply to.
     """
 
     ok: bool
     retryable: bool = False
     error: str = ""
     retry_after: float | None = None
+    external_id: str = ""
 
     @classmethod
-    def sent(cls, warning: str = "") -> Outcome:
-        return cls(ok=True, error=warning)
+    def sent(cls, warning: str = "", *, external_id: str = "") -> Outcome:
+        return cls(ok=True, error=warning, external_id=external_id)
 
     @classmethod
     def retry(cls, error: str, retry_after: float | None = None) -> Outcome:

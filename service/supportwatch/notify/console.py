@@ -6,7 +6,8 @@ import logging
 from collections.abc import Callable
 
 from supportwatch.notify.base import Outcome
-from supportwatch.notify.message import Message, plain_text
+from supportwatch.notify.message import Message
+from supportwatch.notify.text import plain_text
 
 logger = logging.getLogger("supportwatch.notify.console")
 

@@ -15,27 +15,40 @@ A failure on one target never stops the others: whatever a notifier raises is re
 failed attempt of that delivery (retried; dead-lettered when permanent or too old) and logged
 in one redacted line. Should the run itself stop (a database error, an interrupt), its claims
 not yet settled are released for the next run instead of waiting out the lease.
+
+Channels are sent to at once (a thread per channel sends its messages in order, paced by the
+Slack rate limit; at most ``notify.parallel_channels`` sends are under way): a run takes about
+as long as its busiest channel needs, not the sum of all. Only sending happens in those
+threads; every database write stays in the calling thread. Notices that continue a thread whose
+first message the target got (``log.thread_roots``) are sent as replies to it, grouped per
+first message.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import zip_longest
+from typing import Any, Protocol
 
 from supportwatch.config import NotifySettings, redact_url
 from supportwatch.errors import PermanentDeliveryError
 from supportwatch.notify.base import KeyedNotifier, Outcome, redact
-from supportwatch.notify.log import Claim, DeliveryKey, DeliveryLog
-from supportwatch.notify.message import Message, Notice, plain_text
+from supportwatch.notify.log import Claim, Claimable, DeliveryKey, DeliveryLog
+from supportwatch.notify.message import Message, Notice, Overview
 from supportwatch.notify.payload import DigestPayload, NoticePayload, read_payload
 from supportwatch.notify.plan import Outgoing
+from supportwatch.notify.text import plain_text
 from supportwatch.notify.wiring import Integration
 from supportwatch.retry import backoff
 
 logger = logging.getLogger("supportwatch.notify.delivery")
+_MAX_LANES = 256  # threads pacing channels (most of them sleep); sends at once: parallel_channels
 
 
 @dataclass
@@ -76,6 +89,114 @@ class Batch:
         """The target and the keys this message settles: the same for every re-send of it."""
         return "\n".join([self.target, *sorted(str(claim.key) for claim in self.claims)])
 
+    @property
+    def channel(self) -> str:
+        return self.integration.channel if self.integration is not None else self.target
+
+
+class Threads(Protocol):
+    """Where a target's threads began (``DeliveryLog`` is one; a preview has none)."""
+
+    def thread_roots(self, target: str, threads: Sequence[str]) -> dict[str, str]: ...
+
+    def message_payloads(self, target: str, external_id: str) -> list[dict[str, Any]]: ...
+
+
+class NoThreads:
+    """Nothing sent yet: every notice starts its thread."""
+
+    def thread_roots(self, target: str, threads: Sequence[str]) -> dict[str, str]:
+        return {}
+
+    def message_payloads(self, target: str, external_id: str) -> list[dict[str, Any]]:
+        return []
+
+
+def make_batches(
+    claims: Iterable[Claim], integrations: Mapping[str, Integration], threads: Threads
+) -> list[Batch]:
+    """Group claims into messages: a target's notices split as its integration needs; digests alone.
+
+    Claims are grouped per target and per the run that first claimed them (``created_at``),
+    so a message re-sent after a crash or a failure settles the same keys as the first try.
+    Where the integration can reply in a thread, notices whose thread began in a message the
+    target already got are grouped per such message and reply to it. A payload that cannot be
+    read becomes a batch of its own carrying the error.
+    """
+    groups: dict[tuple[str, datetime], list[Claim]] = {}
+    for claim in claims:
+        groups.setdefault((claim.target, claim.created_at), []).append(claim)
+    batches: list[Batch] = []
+    for (target, _), items in groups.items():
+        integration = integrations.get(target)
+        receiver = target.partition("/")[0]
+        notices: list[tuple[Claim, Notice]] = []
+        for claim in items:
+            try:
+                payload = read_payload(claim.payload)
+            except Exception as exc:
+                error = f"its stored payload cannot be read ({type(exc).__name__})"
+                batches.append(Batch(integration, target, Message(receiver), (claim,), error))
+                continue
+            if isinstance(payload, DigestPayload):
+                message = Message(receiver, digest=payload.digest)
+                batches.append(Batch(integration, target, message, (claim,)))
+            elif isinstance(payload, NoticePayload):
+                notices.append((claim, payload.notice))
+        if notices:
+            batches += _notice_batches(target, receiver, integration, notices, threads)
+    return batches
+
+
+def _notice_batches(
+    target: str,
+    receiver: str,
+    integration: Integration | None,
+    notices: list[tuple[Claim, Notice]],
+    threads: Threads,
+) -> list[Batch]:
+    roots: dict[str, str] = {}
+    if integration is not None and integration.threads:
+        roots = threads.thread_roots(target, [notice.thread for _, notice in notices if notice.thread])
+    lanes: dict[str | None, list[tuple[Claim, Notice]]] = {None: []}
+    for item in notices:
+        lanes.setdefault(roots.get(item[1].thread), []).append(item)
+    batches: list[Batch] = []
+    for root, members in lanes.items():
+        if not members:
+            continue
+        claim_of = {id(notice): claim for claim, notice in members}
+        values = [notice for _, notice in members]
+        chunks = integration.split(values) if integration is not None else [tuple(values)]
+        subject = _root_subject(threads, target, receiver, root) if root else None
+        overview = Overview.of(values) if len(chunks) > 1 else None
+        for index, chunk in enumerate(chunks, start=1):
+            message = Message(
+                receiver,
+                notices=chunk,
+                thread=root,
+                thread_subject=subject,
+                part=index,
+                parts=len(chunks),
+                overview=overview if index == 1 else None,
+            )
+            settled = tuple(claim_of[id(notice)] for notice in chunk)
+            batches.append(Batch(integration, target, message, settled))
+    return batches
+
+
+def _root_subject(threads: Threads, target: str, receiver: str, root: str) -> str | None:
+    """The subject of the message a thread began with (a reply repeats it after "Re:")."""
+    notices = []
+    for data in threads.message_payloads(target, root):
+        try:
+            payload = read_payload(data)
+        except (KeyError, TypeError, ValueError):
+            continue
+        if isinstance(payload, NoticePayload):
+            notices.append(payload.notice)
+    return Message(receiver, notices=tuple(notices)).subject if notices else None
+
 
 class Delivery:
     """Runs the sequence for a set of outgoing (target, key) pairs against the delivery log."""
@@ -96,7 +217,7 @@ class Delivery:
         self.secrets = list(secrets)
 
     def run(self, outgoing: Sequence[Outgoing], *, now: datetime, dry_run: bool = False) -> DeliveryReport:
-        """Claim what is due, send it (grouped per target, channels interleaved), record each outcome."""
+        """Claim what is due, send it (grouped per target, channels at once), record each outcome."""
         if dry_run:
             return self.preview(outgoing, now=now)
         report = DeliveryReport()
@@ -104,10 +225,9 @@ class Delivery:
         settled: set[tuple[str, str]] = set()
         try:
             for claim in self.claim(outgoing, now=now):
-                claims.append(claim)  # one by one: a failure half-way still releases what was claimed
-            for batch in _interleaved(self.batches(claims)):
+                claims.append(claim)
+            for batch, outcome, attempts in self._sent(self.batches(claims)):
                 try:
-                    outcome, attempts = self.send(batch)
                     self.record(batch, outcome, attempts, now=now, report=report)
                 except Exception as exc:
                     # e.g. the database failed recording it: the next run resends (at least once)
@@ -124,15 +244,75 @@ class Delivery:
         return report
 
     def claim(self, outgoing: Sequence[Outgoing], *, now: datetime) -> Iterator[Claim]:
-        """Claim each outgoing (target, key) not logged yet, then every row due again."""
+        """Claim each outgoing (target, key) not logged yet (in one transaction), then every row
+        due again."""
         lease = self.policy.lease_seconds
-        for item in outgoing:
-            payload = item.payload.to_json()
-            if self.log.claim(
-                item.target, item.key, now=now, lease_seconds=lease, summary=item.summary, payload=payload
-            ):
-                yield Claim(item.target, item.key, payload, 0, now)
+        payloads = [item.payload.to_json() for item in outgoing]
+        wanted = [
+            Claimable(item.target, item.key, item.summary, payload, item.thread)
+            for item, payload in zip(outgoing, payloads, strict=True)
+        ]
+        inserted = self.log.claim_many(wanted, now=now, lease_seconds=lease)
+        for item in wanted:
+            if (item.target, str(item.key)) in inserted:
+                inserted.discard((item.target, str(item.key)))  # a key listed twice is claimed once
+                yield Claim(item.target, item.key, dict(item.payload), 0, now)
         yield from self.log.take_due(now=now, lease_seconds=lease)
+
+    def _sent(self, batches: Sequence[Batch]) -> Iterator[tuple[Batch, Outcome, int]]:
+        """Each batch with its outcome, as sends finish: a thread per channel sends its batches
+        in order, pacing itself (Slack's rate limit) before it takes one of the
+        ``parallel_channels`` places among the sends under way.
+
+        Should a send raise what is not an ``Exception``, that channel stops, the others finish
+        and are handed back, then it is raised again; should the caller stop (an interrupt), no
+        channel starts another send.
+        """
+        lanes: dict[str, list[Batch]] = {}
+        for batch in batches:
+            lanes.setdefault(batch.channel, []).append(batch)
+        if len(lanes) <= 1 or self.policy.parallel_channels <= 1:
+            for batch in _interleaved(batches):
+                outcome, attempts = self.send(batch)
+                yield batch, outcome, attempts
+            return
+        done: queue.Queue[tuple[Batch, Outcome, int] | BaseException | None] = queue.Queue()
+        stop = threading.Event()
+        places = threading.Semaphore(self.policy.parallel_channels)
+
+        def lane(items: list[Batch]) -> None:
+            try:
+                for batch in items:
+                    if batch.integration is not None and batch.integration.pace is not None:
+                        batch.integration.pace()
+                    if stop.is_set():
+                        return
+                    with places:
+                        outcome, attempts = self.send(batch)
+                    done.put((batch, outcome, attempts))
+            except BaseException as exc:  # handed to the calling thread, which raises it
+                done.put(exc)  # the other channels finish what they send; the run then stops
+            finally:
+                done.put(None)
+
+        raised: BaseException | None = None
+        with ThreadPoolExecutor(min(len(lanes), _MAX_LANES), "notify-send") as pool:
+            try:
+                for items in lanes.values():
+                    pool.submit(lane, items)
+                finished = 0
+                while finished < len(lanes):
+                    item = done.get()
+                    if item is None:
+                        finished += 1
+                    elif isinstance(item, BaseException):
+                        raised = raised or item
+                    else:
+                        yield item
+            finally:
+                stop.set()  # the caller stopped early (or a lane raised): no new sends
+        if raised is not None:
+            raise raised
 
     def send(self, batch: Batch) -> tuple[Outcome, int]:
         """The batch's outcome and how many attempts it took (0: it could not be sent at all)."""
@@ -148,7 +328,9 @@ class Delivery:
         """Mark the batch's claims sent, due for a retry (with backoff) or dead, and report it."""
         keys = [claim.key for claim in batch.claims]
         if outcome.ok:
-            self.log.mark_sent(batch.target, keys, now=now, attempts=attempts)
+            self.log.mark_sent(
+                batch.target, keys, now=now, attempts=attempts, external_id=outcome.external_id or None
+            )
             report.sent_messages += 1
             report.sent_keys += len(keys)
             if outcome.error:
@@ -229,40 +411,8 @@ class Delivery:
         return report
 
     def batches(self, claims: Iterable[Claim]) -> list[Batch]:
-        """Group claims into messages: a target's notices split as its integration needs; digests alone.
-
-        Claims are grouped per target and per the run that first claimed them (``created_at``),
-        so a message re-sent after a crash or a failure settles the same keys as the first try.
-        A payload that cannot be read becomes a batch of its own carrying the error.
-        """
-        groups: dict[tuple[str, datetime], list[Claim]] = {}
-        for claim in claims:
-            groups.setdefault((claim.target, claim.created_at), []).append(claim)
-        batches: list[Batch] = []
-        for (target, _), items in groups.items():
-            integration = self.integrations.get(target)
-            receiver = target.partition("/")[0]
-            notices: list[tuple[Claim, Notice]] = []
-            for claim in items:
-                try:
-                    payload = read_payload(claim.payload)
-                except Exception as exc:
-                    error = f"its stored payload cannot be read ({type(exc).__name__})"
-                    batches.append(Batch(integration, target, Message(receiver), (claim,), error))
-                    continue
-                if isinstance(payload, DigestPayload):
-                    message = Message(receiver, digest=payload.digest)
-                    batches.append(Batch(integration, target, message, (claim,)))
-                elif isinstance(payload, NoticePayload):
-                    notices.append((claim, payload.notice))
-            values = [notice for _, notice in notices]
-            chunks = integration.split(values) if integration is not None else [tuple(values)]
-            start = 0
-            for chunk in chunks:
-                group = tuple(claim for claim, _ in notices[start : start + len(chunk)])
-                start += len(chunk)
-                batches.append(Batch(integration, target, Message(receiver, notices=chunk), group))
-        return batches
+        """``make_batches`` against this log's threads."""
+        return make_batches(claims, self.integrations, self.log)
 
     def _attempt(self, integration: Integration, message: Message, delivery_key: str) -> tuple[Outcome, int]:
         """Send with in-run retries for retryable failures; waits longer than the cap defer to a later run."""
@@ -306,7 +456,6 @@ def _interleaved(batches: Sequence[Batch]) -> Iterator[Batch]:
     # round-robin over channels: each channel's rate limit then overlaps with the others' sends
     by_channel: dict[str, list[Batch]] = {}
     for batch in batches:
-        channel = batch.integration.channel if batch.integration is not None else batch.target
-        by_channel.setdefault(channel, []).append(batch)
+        by_channel.setdefault(batch.channel, []).append(batch)
     for layer in zip_longest(*by_channel.values()):
         yield from (batch for batch in layer if batch is not None)

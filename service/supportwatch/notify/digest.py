@@ -9,6 +9,7 @@ next run.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -17,8 +18,9 @@ from typing import Any
 from supportwatch.checks import DeploymentReport
 from supportwatch.report import end_text, target_text
 from supportwatch.values import Finding, Release
-from supportwatch.wording import until
+from supportwatch.wording import count, until
 
+STATES = ("unmaintained", "behind", "unknown", "current")  # the loudest first
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -37,6 +39,7 @@ class DeploymentLine:
     # the one view's texts (report.end_text, the target); empty in digests stored before them
     end: str = ""
     target: str = ""
+    url: str = ""  # the deployment's dashboard page, when web.public_url is set
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +59,11 @@ class Digest:
     horizon_days: int = 90
 
     def to_payload(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        for line in data["deployments"]:
+            if not line["url"]:
+                del line["url"]  # written only when set, like rows stored before it existed
+        return data
 
     @classmethod
     def from_payload(cls, data: Mapping[str, Any]) -> Digest:
@@ -118,11 +125,12 @@ class DigestInputs:
     health: Sequence[Finding] = ()
     extra_health: Sequence[str] = ()
     horizon_days: int = 90
+    urls: Mapping[str, str] = field(default_factory=dict)  # deployment name -> dashboard page
 
 
 def build_digest(inputs: DigestInputs) -> Digest:
     """The digest content: states, changes since the last digest, upcoming ends, data health."""
-    lines = tuple(_line(report, inputs.today) for report in inputs.reports)
+    lines = tuple(_line(report, inputs.today, inputs.urls) for report in _loudest_first(inputs.reports))
     return Digest(
         receiver=inputs.receiver,
         week=inputs.week,
@@ -138,7 +146,19 @@ def build_digest(inputs: DigestInputs) -> Digest:
     )
 
 
-def _line(report: DeploymentReport, today: date) -> DeploymentLine:
+def _loudest_first(reports: Sequence[DeploymentReport]) -> list[DeploymentReport]:
+    """Unmaintained, behind, unknown, then current; the worst finding first within a state."""
+
+    def key(report: DeploymentReport) -> tuple[int, int, str]:
+        state = report.state.value
+        rank = STATES.index(state) if state in STATES else len(STATES)
+        worst = report.worst_severity
+        return (rank, -(worst.rank if worst else 0), report.deployment.name)
+
+    return sorted(reports, key=key)
+
+
+def _line(report: DeploymentReport, today: date, urls: Mapping[str, str]) -> DeploymentLine:
     eom = report.end_of_maintenance
     worst = report.worst_severity
     return DeploymentLine(
@@ -152,6 +172,7 @@ def _line(report: DeploymentReport, today: date) -> DeploymentLine:
         worst=worst.value if worst else None,
         end=end_text(report),
         target=target_text(report),
+        url=urls.get(report.deployment.name, ""),
     )
 
 
@@ -184,10 +205,31 @@ def _upcoming(lines: Sequence[DeploymentLine], horizon: int) -> list[str]:
     ]
 
 
+def digest_summary(digest: Digest) -> str:
+    """``12 deployments: 3 current, 6 behind, 2 unmaintained, 1 unknown; 4 with critical findings``."""
+    states = Counter(line.state for line in digest.deployments)
+    known = [f"{states[state]} {state}" for state in reversed(STATES) if states[state]]
+    known += [f"{number} {state}" for state, number in sorted(states.items()) if state not in STATES]
+    critical = sum(line.worst == "critical" for line in digest.deployments)
+    warning = sum(line.worst == "warning" for line in digest.deployments)
+    text = f"{count(len(digest.deployments), 'deployment')}: {', '.join(known) or 'none routed'}"
+    return f"{text}; {critical} with critical findings, {warning} with warnings at worst"
+
+
+def end_phrase(line: DeploymentLine) -> str:
+    """``end of maintenance 2026-07-28 (in 29 days)``, or "" when it is unknown."""
+    end = line.end or line.end_of_maintenance
+    when = f" ({until(line.days_left)})" if line.days_left is not None and line.end_of_maintenance else ""
+    return f"end of maintenance {end}{when}" if end else ""
+
+
 def digest_lines(digest: Digest) -> list[str]:
     """The digest as plain-text lines; the first is the title."""
-    lines = [f"supportwatch weekly digest {digest.week} for {digest.receiver}", "", "Deployments:"]
-    lines += [_deployment_line(d) for d in digest.deployments] or ["- none routed to this receiver"]
+    lines = [f"supportwatch weekly digest {digest.week} for {digest.receiver}", ""]
+    lines += [f"Summary: {digest_summary(digest)}", "", "Deployments:"]
+    lines += [text for d in digest.deployments for text in _deployment_lines(d)] or [
+        "- none routed to this receiver"
+    ]
     since = f" (since {digest.since[:10]})" if digest.since else ""
     for title, items in (
         (f"New releases{since}", digest.new_releases),
@@ -201,11 +243,11 @@ def digest_lines(digest: Digest) -> list[str]:
     return lines
 
 
-def _deployment_line(d: DeploymentLine) -> str:
+def _deployment_lines(d: DeploymentLine) -> list[str]:
     state = f"{d.state} ({d.worst})" if d.worst else d.state
-    end = d.end or d.end_of_maintenance
-    when = f" ({until(d.days_left)})" if d.days_left is not None and d.end_of_maintenance else ""
+    end = end_phrase(d)
     text = f"- {d.name} ({d.team}): {state}, agent {d.agent_version or 'unknown'}"
-    text += f", end of maintenance {end}{when}" if end else ""
+    text += f", {end}" if end else ""
     text += f", {d.findings} finding{'s' if d.findings != 1 else ''}" if d.findings else ", no findings"
-    return text + (f"; target: {d.target}" if d.target else "")
+    text += f"; target: {d.target}" if d.target else ""
+    return [text, *([f"  {d.url}"] if d.url else [])]

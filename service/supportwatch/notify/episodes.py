@@ -138,11 +138,13 @@ class Episodes:
         now: datetime,
         superseded: Callable[[FindingState], bool],
         commit: bool = True,
+        keep: Callable[[FindingState], bool] | None = None,
     ) -> dict[str, FindingState]:
         """Record the findings of this run (``step`` for each); returns every current one's state.
 
         New findings are inserted insert-or-nothing, then read back: a concurrent run may have
-        created some. With ``commit=False`` (dry runs) nothing is written.
+        created some. With ``commit=False`` (dry runs) nothing is written. An open finding this
+        run does not report is left open when ``keep`` says so (this run knows nothing of it).
         """
         keys = {seen.dedup_key for seen in current}
         with Session(self.engine) as session:
@@ -164,12 +166,13 @@ class Episodes:
                     started = step(None, seen, now=now, superseded=_never)
                     assert started is not None
                     values.append(_values(started[1]))
-                for chunk in slices(values, 200):
-                    session.exec(
-                        insert_for(self.engine, FindingStateRow)
-                        .values(list(chunk))
-                        .on_conflict_do_nothing(index_elements=["dedup_key"])
-                    )
+                # one statement for every row: compiled once, sent in batches (executemany)
+                session.connection().execute(
+                    insert_for(self.engine, FindingStateRow).on_conflict_do_nothing(
+                        index_elements=["dedup_key"]
+                    ),
+                    values,
+                )
                 for names in slices([seen.dedup_key for seen in fresh], 400):
                     query = select(FindingStateRow).where(col(FindingStateRow.dedup_key).in_(names))
                     rows.update((row.dedup_key, row) for row in session.exec(query))
@@ -178,7 +181,7 @@ class Episodes:
                 _write(row, step(_state(row), seen, now=now, superseded=superseded))
                 session.add(row)
             for key, row in rows.items():
-                if key not in keys:
+                if key not in keys and not (keep is not None and keep(_state(row))):
                     _write(row, step(_state(row), None, now=now, superseded=superseded))
                     session.add(row)
             session.flush()

@@ -3,6 +3,11 @@
 ``Service`` gathers the inputs (reports, releases, data health) and calls these. A notify run is
 Alertmanager's fixed sequence: record the findings' episodes, mute (acks), plan what is due
 (pure, ``plan.py``), then claim, send and record (``delivery.py``) against the delivery log.
+
+Data health (``source_stale``, ``date_conflict``) is notified like any finding when the caller
+passes it (``health``): to the data-health receiver, once per episode, resolved when it clears.
+A run without ``health`` leaves the data-health findings' state as it was. A digest goes to
+every target of its receiver (``Router.digest_targets``), once per ISO week each.
 """
 
 from __future__ import annotations
@@ -19,11 +24,11 @@ from supportwatch.notify.delivery import Delivery, DeliveryReport
 from supportwatch.notify.digest import DigestInputs, build_digest, due_week, iso_week
 from supportwatch.notify.episodes import Episodes, FindingState, Seen
 from supportwatch.notify.log import DeliveryKey, DeliveryLog, DeliveryRecord, DeliveryState
-from supportwatch.notify.message import Notice
+from supportwatch.notify.message import HEALTH_KINDS, Notice, deployment_url, family
 from supportwatch.notify.payload import DigestPayload, read_payload
-from supportwatch.notify.plan import Outgoing, family, fired_keys, firing, resolved_notices
+from supportwatch.notify.plan import Outgoing, fired_keys, firing, resolved_notices
 from supportwatch.notify.silences import Silences, muted
-from supportwatch.notify.wiring import NotifyRuntime, build_integrations, router, secrets
+from supportwatch.notify.wiring import NotifyRuntime, build_integrations, public_url, router, secrets
 from supportwatch.values import Finding, Release
 
 
@@ -48,30 +53,52 @@ class Notifications:
         )
 
     def notify(
-        self, reports: Sequence[DeploymentReport], *, now: datetime, dry_run: bool = False
+        self,
+        reports: Sequence[DeploymentReport],
+        *,
+        now: datetime,
+        dry_run: bool = False,
+        health: Sequence[Finding] | None = None,
     ) -> DeliveryReport:
-        """Deliver every due notice once: new facts, critical repeats, resolutions, pending retries."""
-        states = self.sync(reports, now=now, commit=not dry_run)
+        """Deliver every due notice once: new facts, critical repeats, resolutions, pending retries.
+
+        ``health`` (``Service.health_findings(now)``) adds the data-health findings; None leaves
+        their state untouched (nothing about them is known this run)."""
+        states = self.sync(reports, now=now, commit=not dry_run, health=health)
         silenced = muted(self.silences.acks(), now)
-        outgoing = self.plan(reports, states, muted=silenced, now=now)
+        outgoing = self.plan(reports, states, muted=silenced, now=now, health=health or ())
         return self._delivery().run(outgoing, now=now, dry_run=dry_run)  # claim, send, record
 
     def sync(
-        self, reports: Sequence[DeploymentReport], *, now: datetime, commit: bool
+        self,
+        reports: Sequence[DeploymentReport],
+        *,
+        now: datetime,
+        commit: bool,
+        health: Sequence[Finding] | None = None,
     ) -> dict[str, FindingState]:
-        """Record this run's findings; ended ones become resolved (or superseded: nothing fixed)."""
+        """Record this run's findings; ended ones become resolved (or superseded: nothing fixed).
+
+        Data-health findings are recorded when ``health`` is given, else left as they are."""
         findings = [finding for report in reports for finding in report.findings]
         live = {report.deployment.name for report in reports}
         families = {(f.deployment, family(f.kind.value)) for f in findings}
 
         def superseded(state: FindingState) -> bool:
+            if state.kind in HEALTH_KINDS:
+                return False  # a source that recovers resolves its finding
             return state.deployment not in live or (state.deployment, family(state.kind)) in families
+
+        def untouched(state: FindingState) -> bool:
+            return health is None and state.kind in HEALTH_KINDS
 
         current = [
             Seen(f.dedup_key, f.kind.value, f.severity.value, f.deployment, f.team, Notice.of(f).to_payload())
-            for f in findings
+            for f in [*findings, *(health or ())]
         ]
-        return self.episodes.sync_findings(current, now=now, superseded=superseded, commit=commit)
+        return self.episodes.sync_findings(
+            current, now=now, superseded=superseded, commit=commit, keep=untouched
+        )
 
     def plan(
         self,
@@ -80,26 +107,32 @@ class Notifications:
         *,
         muted: frozenset[str],
         now: datetime,
+        health: Sequence[Finding] = (),
     ) -> list[Outgoing]:
-        """What is due now: the firing findings not muted, then the resolutions."""
+        """What is due now: the firing findings not muted (data health too), then the resolutions."""
+        by_name = {report.deployment.name: report for report in reports}
         outgoing = firing(
-            [finding for report in reports for finding in report.findings],
+            [*health, *(finding for report in reports for finding in report.findings)],
             router=self.router,
             first_seen={key: state.first_seen_at for key, state in states.items()},
             episodes={key: state.episode for key, state in states.items()},
             now=now,
             repeat_days=self.settings.notify.repeat_interval_days,
             muted=muted,
-            reports={report.deployment.name: report for report in reports},
+            reports=by_name,
+            public_url=public_url(self.settings),
         )
-        return outgoing + self._resolved(now)
+        return outgoing + self._resolved(now, by_name)
 
-    def _resolved(self, now: datetime) -> list[Outgoing]:
+    def _resolved(self, now: datetime, reports: dict[str, DeploymentReport]) -> list[Outgoing]:
         repeat_days = self.settings.notify.repeat_interval_days
         states = self.episodes.finding_states(resolved_since=now - timedelta(days=repeat_days))
         keys = {state.dedup_key: fired_keys(state, repeat_days) for state in states}
         by_target: dict[str, list[tuple[str, Outgoing]]] = {}
-        for target, dedup_key, outgoing in resolved_notices(states, router=self.router):
+        resolved = resolved_notices(
+            states, router=self.router, reports=reports, public_url=public_url(self.settings)
+        )
+        for target, dedup_key, outgoing in resolved:
             by_target.setdefault(target, []).append((dedup_key, outgoing))
         result: list[Outgoing] = []
         for target, items in by_target.items():
@@ -135,25 +168,25 @@ class Notifications:
                 known = ", ".join(sorted(self.router.kinds))
                 raise ConfigError("--receiver", f"{receiver!r} is not a receiver; known: {known}")
             receivers = [receiver]
-        self.sync(reports, now=now, commit=not dry_run)
+        self.sync(reports, now=now, commit=not dry_run, health=health)
         key = DeliveryKey.digest(week)
         outgoing = []
         for name in receivers:
-            target = self.router.digest_target(name)
-            if key in self.log.logged(target, [key]):
-                continue
             routed = [r for r in reports if self.router.receiver(r.deployment.team) == name]
-            outgoing.append(
-                self._digest_outgoing(
-                    receiver=name,
-                    target=target,
-                    week=week,
-                    reports=routed,
-                    releases=releases,
-                    health=health,
-                    now=now,
+            for target in self.router.digest_targets(name):
+                if key in self.log.logged(target, [key]):
+                    continue
+                outgoing.append(
+                    self._digest_outgoing(
+                        receiver=name,
+                        target=target,
+                        week=week,
+                        reports=routed,
+                        releases=releases,
+                        health=health,
+                        now=now,
+                    )
                 )
-            )
         return self._delivery().run(outgoing, now=now, dry_run=dry_run)
 
     def _digest_outgoing(
@@ -191,9 +224,14 @@ class Notifications:
                 health=health,
                 extra_health=self._dead_letters(receiver, since=window),
                 horizon_days=self.settings.notify.digest_horizon_days,
+                urls=self._urls(names),
             )
         )
         return Outgoing(target, DeliveryKey.digest(week), f"digest {week}", DigestPayload(digest))
+
+    def _urls(self, names: set[str]) -> dict[str, str]:
+        base = public_url(self.settings)
+        return {name: url for name in names if (url := deployment_url(base, name))}
 
     def _dead_letters(self, receiver: str, *, since: datetime) -> list[str]:
         # each digest reports its own receiver's deliveries that died since the one before, not

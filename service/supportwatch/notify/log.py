@@ -14,6 +14,10 @@ whose claimer died (lease expired) with a conditional UPDATE, atomic on SQLite a
 A row moves ``claimed`` -> ``sent`` | ``retry`` (-> ``claimed`` again) | ``dead``; ``redrive``
 puts dead rows back to ``retry``. The payload is stored as JSON and handed back as it was
 stored: ``notify.payload`` reads it.
+
+A row may name its ``thread`` (``message.thread_key``); once sent, it records the
+``external_id`` its message got from the server. ``thread_roots`` finds, per thread, the first
+message sent to a target: where reminders, repeats and the resolution reply.
 """
 
 from __future__ import annotations
@@ -123,6 +127,17 @@ class DeliveryKey:
 
 
 @dataclass(frozen=True, slots=True)
+class Claimable:
+    """A row to claim: (target, key), what it carries and the thread it belongs to."""
+
+    target: str
+    key: DeliveryKey
+    summary: str
+    payload: Mapping[str, Any]
+    thread: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     """A delivery-log row this process holds (state ``claimed``) and must send, then record."""
 
@@ -147,6 +162,8 @@ class DeliveryRecord:
     last_error: str | None
     summary: str
     payload: dict[str, Any]
+    thread: str | None = None
+    external_id: str | None = None
 
 
 class DeliveryLog:
@@ -164,27 +181,42 @@ class DeliveryLog:
         lease_seconds: int,
         summary: str,
         payload: Mapping[str, Any],
+        thread: str | None = None,
     ) -> bool:
         """Insert a ``claimed`` row for (target, key); False if any row for it exists already."""
+        item = Claimable(target, key, summary, payload, thread)
+        return bool(self.claim_many([item], now=now, lease_seconds=lease_seconds))
+
+    def claim_many(
+        self, items: Sequence[Claimable], *, now: datetime, lease_seconds: int
+    ) -> set[tuple[str, str]]:
+        """``claim`` for many rows in one transaction; returns the (target, key) pairs inserted."""
+        if not items:
+            return set()
+        table = table_of(DeliveryRow)
+        rows = [
+            {
+                "target": item.target,
+                "key": str(item.key),
+                "state": DeliveryState.CLAIMED.value,
+                "attempts": 0,
+                "created_at": now,
+                "lease_until": now + timedelta(seconds=lease_seconds),
+                "summary": item.summary[:512],
+                "payload": dict(item.payload),
+                "thread": item.thread[:512] if item.thread else None,
+                "external_id": None,
+            }
+            for item in items
+        ]
         statement = (
             insert_for(self.engine, DeliveryRow)
-            .values(
-                target=target,
-                key=str(key),
-                state=DeliveryState.CLAIMED.value,
-                attempts=0,
-                created_at=now,
-                lease_until=now + timedelta(seconds=lease_seconds),
-                summary=summary[:512],
-                payload=dict(payload),
-            )
             .on_conflict_do_nothing(index_elements=["target", "key"])
-            .returning(table_of(DeliveryRow).c.id)
+            .returning(table.c.target, table.c.key)
         )
-        with Session(self.engine) as session:
-            inserted = session.exec(statement).first()
-            session.commit()
-            return inserted is not None
+        # one statement, many rows: SQLAlchemy batches them ("insertmanyvalues"), compiled once
+        with self.engine.begin() as connection:
+            return {(target, key) for target, key in connection.execute(statement, rows)}
 
     def take_due(self, *, now: datetime, lease_seconds: int) -> list[Claim]:
         """Claim every row due for a retry, or claimed by a process whose lease has expired."""
@@ -247,8 +279,15 @@ class DeliveryLog:
         return found
 
     def mark_sent(
-        self, target: str, keys: Sequence[DeliveryKey], *, now: datetime, attempts: int = 1
+        self,
+        target: str,
+        keys: Sequence[DeliveryKey],
+        *,
+        now: datetime,
+        attempts: int = 1,
+        external_id: str | None = None,
     ) -> None:
+        """Record a delivery; ``external_id`` is what the server called the message (if anything)."""
         self._finish(
             target,
             keys,
@@ -257,7 +296,39 @@ class DeliveryLog:
             sent_at=now,
             next_attempt_at=None,
             last_error=None,
+            external_id=external_id[:255] if external_id else None,
         )
+
+    def thread_roots(self, target: str, threads: Sequence[str]) -> dict[str, str]:
+        """Thread -> the ``external_id`` of the first message sent to ``target`` in it (threads
+        without a sent, identified message are left out)."""
+        roots: dict[str, str] = {}
+        with Session(self.engine) as session:
+            for chunk in slices(sorted(set(threads)), 400):
+                query = (
+                    select(col(DeliveryRow.thread), col(DeliveryRow.external_id))
+                    .where(
+                        col(DeliveryRow.target) == target,
+                        col(DeliveryRow.thread).in_(chunk),
+                        col(DeliveryRow.state) == DeliveryState.SENT.value,
+                        col(DeliveryRow.external_id).is_not(None),
+                    )
+                    .order_by(col(DeliveryRow.sent_at), col(DeliveryRow.id))
+                )
+                for thread, external_id in session.exec(query):
+                    if thread is not None and external_id is not None:
+                        roots.setdefault(thread, external_id)
+        return roots
+
+    def message_payloads(self, target: str, external_id: str) -> list[dict[str, Any]]:
+        """The payloads of every row one message (``external_id``) carried to ``target``."""
+        with Session(self.engine) as session:
+            query = (
+                select(col(DeliveryRow.payload))
+                .where(col(DeliveryRow.target) == target, col(DeliveryRow.external_id) == external_id)
+                .order_by(col(DeliveryRow.id))
+            )
+            return [dict(payload) for payload in session.exec(query)]
 
     def mark_failed(
         self,
@@ -332,6 +403,38 @@ class DeliveryLog:
             rows = session.exec(select(DeliveryRow).where(condition).order_by(col(DeliveryRow.id)))
             return [_record(row) for row in rows]
 
+    def revision(self) -> tuple[tuple[str, str, int, int, int], ...]:
+        """The log's rows counted per (state, target), as ``(state, target, rows, ids, attempts)``:
+        a value that changes with every claim, send, failure and redrive, for caches and metrics.
+
+        Rows are never deleted and every change of state or attempts leaves or enters a row not
+        yet sent, so those rows (few, found through the state index) carry the sums of their ids
+        and attempts; sent rows are counted per target from the (target, key) index and carry
+        the target's highest id. A probe stays cheap as the log grows.
+        """
+        unsent = [DeliveryState.CLAIMED.value, DeliveryState.RETRY.value, DeliveryState.DEAD.value]
+        state, target, ident = col(DeliveryRow.state), col(DeliveryRow.target), col(DeliveryRow.id)
+        pending = (
+            select(state, target, func.count(), func.sum(ident))
+            .add_columns(func.sum(col(DeliveryRow.attempts)))
+            .where(state.in_(unsent))
+            .group_by(state, target)
+        )
+        totals = select(target, func.count(), func.max(ident)).group_by(target)
+        with Session(self.engine) as session:
+            rows = [
+                (s, t, int(n), int(ids or 0), int(tries or 0))
+                for s, t, n, ids, tries in session.connection().execute(pending)
+            ]
+            open_rows: dict[str, int] = {}
+            for _, name, count, _, _ in rows:
+                open_rows[name] = open_rows.get(name, 0) + count
+            rows += [
+                (DeliveryState.SENT.value, name, int(count) - open_rows.get(name, 0), int(top or 0), 0)
+                for name, count, top in session.exec(totals)
+            ]
+        return tuple(sorted(rows))
+
     def last_sent_digest(self, target: str) -> DeliveryRecord | None:
         """The newest delivered digest for ``target``."""
         with Session(self.engine) as session:
@@ -367,4 +470,6 @@ def _record(row: DeliveryRow) -> DeliveryRecord:
         last_error=row.last_error,
         summary=row.summary,
         payload=dict(row.payload),
+        thread=row.thread,
+        external_id=row.external_id,
     )

@@ -6,8 +6,13 @@ DEBUG they log request URLs and bodies, and at ERROR, on every try, the exceptio
 the URL of a mistyped webhook — for a webhook, the URL is the credential. ``delivery.py`` logs
 each failure itself, in one redacted line. A webhook or API URL that is not http(s) is refused
 when the notifier is built (``PermanentDeliveryError``, naming the key, never the URL): its
-deliveries are dead-lettered with that reason. Each send first waits for the channel's turn: at
-most ``rate`` messages per second per channel, across every receiver that posts to it.
+deliveries are dead-lettered with that reason. Each post first waits for the channel's turn: at
+most ``rate`` messages per second per channel, across every receiver that posts to it (and
+across the threads that send to several channels at once: the limiter is thread-safe).
+
+With a bot token a message can reply in a thread (``thread_ts``): the ``ts`` Slack gives each
+post is returned as the outcome's ``external_id``, and a digest that takes several messages
+continues in the thread of its first. An incoming webhook cannot thread: it posts at top level.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import http.client
 import logging
+import threading
 import time
 import urllib.request
 from collections.abc import Callable
@@ -30,7 +36,8 @@ from supportwatch.config import SlackSettings
 from supportwatch.errors import PermanentDeliveryError
 from supportwatch.notify.base import Outcome, redact
 from supportwatch.notify.classify import slack_error_retryable
-from supportwatch.notify.message import Message, slack_payload
+from supportwatch.notify.message import Message
+from supportwatch.notify.slack_blocks import slack_payloads
 from supportwatch.retry import retry_after_in
 
 DEFAULT_API_URL = "https://slack.com/api/"
@@ -86,7 +93,10 @@ quiet_sdk_loggers()
 
 
 class RateLimiter:
-    """At most ``rate`` sends per second per channel key; ``clock`` and ``sleep`` are injectable."""
+    """At most ``rate`` sends per second per channel key; ``clock`` and ``sleep`` are injectable.
+
+    Thread-safe: channels are sent to at once, each waiting only for its own turn.
+    """
 
     def __init__(
         self,
@@ -99,15 +109,30 @@ class RateLimiter:
         self.clock = clock
         self.sleep = sleep
         self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def ready(self, channel: str) -> None:
+        """Block until ``channel`` may take another message, without booking the slot (the
+        sender paces itself before it takes a place among the concurrent sends)."""
+        while True:
+            with self._lock:
+                now = self.clock()
+                ready = self._next.get(channel, now)
+            if ready <= now:
+                return
+            self.sleep(ready - now)
 
     def wait(self, channel: str) -> None:
-        """Block until ``channel`` may take another message, and book that slot."""
-        now = self.clock()
-        ready = self._next.get(channel, now)
-        if ready > now:
+        """Block until ``channel`` may take another message, and book that slot (from the moment
+        it is taken: a sleep that overshoots never shortens the next interval)."""
+        while True:
+            with self._lock:
+                now = self.clock()
+                ready = self._next.get(channel, now)
+                if ready <= now:
+                    self._next[channel] = now + self.interval
+                    return
             self.sleep(ready - now)
-            now = self.clock()
-        self._next[channel] = max(now, ready) + self.interval
 
 
 class SlackNotifier:
@@ -155,9 +180,29 @@ class SlackNotifier:
             )
             self._channel_name = settings.channel
 
+    def pace(self) -> None:
+        """Wait for this channel's turn (``RateLimiter.ready``); ``send`` then takes it."""
+        self.limiter.ready(self.channel)
+
+    @property
+    def threads(self) -> bool:
+        """Whether this destination can reply in a thread (a bot token; a webhook cannot)."""
+        return self._client is not None
+
     def send(self, message: Message) -> Outcome:
-        """Post one message; 429 carries Retry-After, 5xx and network errors are retryable."""
-        payload = slack_payload(message)
+        """Post the message (a long digest: its messages in turn, the later ones in the first's
+        thread); 429 carries Retry-After, 5xx and network errors are retryable. A failure part-way
+        fails the whole: a retry posts it all again (delivery is at least once)."""
+        first = ""
+        for index, payload in enumerate(slack_payloads(message)):
+            continued = {**payload, "thread_ts": first} if index and first and self.threads else payload
+            outcome = self._post_once(continued)
+            if not outcome.ok:
+                return outcome
+            first = first or outcome.external_id
+        return Outcome.sent(external_id=first)
+
+    def _post_once(self, payload: dict[str, Any]) -> Outcome:
         self.limiter.wait(self.channel)
         try:
             outcome = self._post(payload)
@@ -166,7 +211,7 @@ class SlackNotifier:
         except (SlackClientError, OSError, http.client.HTTPException) as exc:
             outcome = Outcome.retry(f"Slack unreachable: {type(exc).__name__}: {exc}")
         error = redact(outcome.error, self._secrets)
-        return Outcome(outcome.ok, outcome.retryable, error[:300], outcome.retry_after)
+        return Outcome(outcome.ok, outcome.retryable, error[:300], outcome.retry_after, outcome.external_id)
 
     def _post(self, payload: dict[str, Any]) -> Outcome:
         if self._webhook is not None:
@@ -178,10 +223,15 @@ class SlackNotifier:
             body = (response.body or "").strip()
             return self._classified(response.status_code, body, response.headers)
         assert self._client is not None
-        self._client.chat_postMessage(
-            channel=self._channel_name, text=payload["text"], blocks=payload["blocks"]
+        posted = self._client.chat_postMessage(
+            channel=self._channel_name,
+            text=payload["text"],
+            blocks=payload["blocks"],
+            thread_ts=payload.get("thread_ts"),
+            reply_broadcast=payload.get("reply_broadcast"),
         )
-        return Outcome.sent()
+        ts = posted.data.get("ts") if isinstance(posted.data, dict) else None
+        return Outcome.sent(external_id=ts if isinstance(ts, str) else "")
 
     def _api_error(self, exc: SlackApiError) -> Outcome:
         response = exc.response

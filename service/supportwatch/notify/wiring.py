@@ -17,9 +17,10 @@ from supportwatch.errors import PermanentDeliveryError
 from supportwatch.notify.base import Notifier, Unusable
 from supportwatch.notify.console import ConsoleNotifier
 from supportwatch.notify.email import EmailNotifier
-from supportwatch.notify.message import Notice, slack_chunks
+from supportwatch.notify.message import Notice
 from supportwatch.notify.plan import CONSOLE, Route, Router
 from supportwatch.notify.slack import RateLimiter, SlackNotifier
+from supportwatch.notify.slack_blocks import slack_chunks
 
 Splitter = Callable[[Sequence[Notice]], list[tuple[Notice, ...]]]
 
@@ -55,17 +56,33 @@ def router(settings: Settings) -> Router:
         [Route(route.match.team, route.receiver) for route in settings.routes],
         receivers={receiver.name: integration_kinds(receiver) for receiver in settings.receivers},
         default=settings.default_receiver,
+        health=settings.data_health_receiver,
+        digests={
+            receiver.name: list(receiver.digest.channels)
+            for receiver in settings.receivers
+            if receiver.digest is not None
+        },
     )
+
+
+def public_url(settings: Settings) -> str | None:
+    """The dashboard's address as people reach it (``web.public_url``), if configured."""
+    url = settings.web.public_url
+    return str(url) if url is not None else None
 
 
 @dataclass(frozen=True, slots=True)
 class Integration:
-    """One target (``receiver/kind``): its notifier, how it splits notices, its channel key."""
+    """One target (``receiver/kind``): its notifier, how it splits notices, its channel key, and
+    whether a follow-up can reply in the thread of its first message (a bot token, email)."""
 
     target: str
     notifier: Notifier
     split: Splitter
     channel: str
+    threads: bool = False
+    # waits until the channel may take a message (Slack's rate limit), before a send's turn
+    pace: Callable[[], None] | None = None
 
 
 def _whole(notices: Sequence[Notice]) -> list[tuple[Notice, ...]]:
@@ -85,7 +102,9 @@ def _slack(
         # this target's deliveries are dead-lettered with the reason; the other targets still send
         unusable = Unusable(f"receiver {receiver.name!r}: {exc}")
         return Integration(target, unusable, slack_chunks, f"unusable:{target}")
-    return Integration(target, notifier, slack_chunks, notifier.channel)
+    return Integration(
+        target, notifier, slack_chunks, notifier.channel, threads=notifier.threads, pace=notifier.pace
+    )
 
 
 def _email(
@@ -96,7 +115,7 @@ def _email(
     notifier = EmailNotifier(
         settings.smtp, receiver.email.to, now=runtime.now, ssl_context=runtime.ssl_context
     )
-    return Integration(f"{receiver.name}/email", notifier, _whole, notifier.channel)
+    return Integration(f"{receiver.name}/email", notifier, _whole, notifier.channel, threads=True)
 
 
 def _console(receiver_name: str, runtime: NotifyRuntime) -> Integration:
