@@ -10,8 +10,9 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -36,6 +37,7 @@ GET_ROUTES = {
     "/metrics",
     "/api/v1/deployments",
     "/api/v1/deployments/{name}",
+    "/deployments/{name}",
     "/api/v1/releases",
     "/api/v1/sources",
     "/api/v1/dead-letters",
@@ -84,11 +86,21 @@ def request_series(client: TestClient) -> set[tuple[str, str, str]]:
 # --- HEAD ---------------------------------------------------------------------------------
 
 
+def _flat(routes: Sequence[Any]) -> Iterator[Any]:
+    """Every route, those of included routers too (FastAPI lists an included router as one)."""
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            yield from _flat(inner.routes)
+        else:
+            yield route
+
+
 def test_every_get_route_answers_head_like_get_without_a_body(client: TestClient) -> None:
-    # the API's routes as OpenAPI lists them, and the documentation's own routes
+    # the API's routes as OpenAPI lists them, and every other route (pages, documentation)
     api = {path for path, item in client.get("/openapi.json").json()["paths"].items() if "get" in item}
-    docs = {route.path for route in client.app.routes if "GET" in getattr(route, "methods", ())}  # type: ignore[attr-defined]
-    routes = api | docs
+    others = {route.path for route in _flat(client.app.routes) if "GET" in getattr(route, "methods", ())}  # type: ignore[attr-defined]
+    routes = api | others
     assert routes == GET_ROUTES
     for route in sorted(routes):
         path = concrete(route)

@@ -1,49 +1,44 @@
-"""``/``: the HTML dashboard — the fleet, upcoming ends of maintenance, data health, dead letters.
+"""``/``: the HTML dashboard — the fleet worst first with every finding, the maintenance-window
+timeline, calendar subscriptions, upcoming ends of maintenance, data health, dead letters.
 
-Server-rendered with Jinja2 and autoescape on: deployment names, findings and stored errors
-are untrusted text.
+Server-rendered with Jinja2 (``layout``), autoescape on: deployment names, findings and stored
+errors are untrusted text. Its router also carries each deployment's page (``pages``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from functools import cache
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from supportwatch.calendar import effective_windows
 from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport, evaluation_day
 from supportwatch.notify.log import DeliveryRecord
-from supportwatch.report import end_text, target_text
 from supportwatch.values import Finding
 from supportwatch.versions import minor_label
+from supportwatch.web import pages
+from supportwatch.web.layout import page, subscriptions
+from supportwatch.web.pages import deployment_item, running, worst_first
 from supportwatch.web.state import WebState, web_state
+from supportwatch.web.timeline import build_timeline
 
 router = APIRouter(tags=["dashboard"])
-
-
-@cache
-def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("supportwatch.web", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+router.include_router(pages.router)
 
 
 @router.get("/", response_class=HTMLResponse)
 def dashboard(
-    state: Annotated[WebState, Depends(web_state)], team: Annotated[str | None, Query()] = None
+    request: Request,
+    state: Annotated[WebState, Depends(web_state)],
+    team: Annotated[str | None, Query()] = None,
 ) -> HTMLResponse:
     """The dashboard, optionally one team's deployments (404 for a team that owns none)."""
     service, now = state.service, state.clock()
+    teams = service.teams(now)
     view = dashboard_view(
         service.reports(now, team),
         catalog=service.catalog(now),
@@ -51,10 +46,16 @@ def dashboard(
         dead=service.dead_letters(),
         today=evaluation_day(now, state.settings.tz),
     )
-    view |= {"evaluated_at": now.isoformat(timespec="seconds"), "team": team, "teams": service.teams(now)}
+    view |= {
+        "evaluated_at": now.isoformat(timespec="seconds"),
+        "team": team,
+        "teams": teams,
+        "subscriptions": subscriptions(request, state, [team] if team else teams),
+        "demo_mail": state.settings.example_data,
+    }
     for item in view["dead_letters"]:
         item["last_error"] = state.scrub(item["last_error"])
-    return HTMLResponse(_environment().get_template("dashboard.html.j2").render(view))
+    return page(request, "dashboard.html.j2", view)
 
 
 def dashboard_view(
@@ -66,11 +67,7 @@ def dashboard_view(
     today: date,
 ) -> dict[str, Any]:
     """The template's data — pure."""
-    running: dict[tuple[int, int], int] = {}
-    for report in reports:
-        if report.agent_version is not None:
-            key = report.agent_version.minor_key
-            running[key] = running.get(key, 0) + 1
+    counts = running(reports)
     # as in the calendar: the open newest minor has no end; an extended one ends when it really does
     upcoming = sorted(
         (
@@ -80,15 +77,18 @@ def dashboard_view(
         ),
         key=lambda window: window.end_of_maintenance,
     )
+    rows = [deployment_item(report, today) for report in worst_first(reports)]
     return {
-        "deployments": [_row(report, today) for report in reports],
+        "deployments": rows,
+        "findings": sum(len(row["findings"]) for row in rows),
+        "timeline": build_timeline(catalog, today, running=counts),
         "upcoming": [
             {
                 "minor": minor_label(window.minor),
                 "end": window.end_of_maintenance.isoformat(),
                 "days_left": window.days_left(today),
                 "estimated": window.estimated,
-                "deployments": running.get(window.minor, 0),
+                "deployments": counts.get(window.minor, 0),
             }
             for window in upcoming
         ],
@@ -97,24 +97,4 @@ def dashboard_view(
             {"target": d.target, "key": d.key, "attempts": d.attempts, "last_error": d.last_error or ""}
             for d in dead
         ],
-    }
-
-
-def _row(report: DeploymentReport, today: date) -> dict[str, Any]:
-    end = report.end_of_maintenance
-    worst = report.findings[0] if report.findings else None
-    version = report.agent_version
-    open_ended = report.open_ended
-    return {
-        "name": report.deployment.name,
-        "team": report.deployment.team,
-        "state": report.state.value,
-        "agent": str(version) if version else "unknown",
-        "end": end_text(report) if end or open_ended else "",
-        "target": target_text(report),
-        "days_left": None if open_ended or end is None else (end - today).days,
-        "severity": worst.severity.value if worst else "",
-        "summary": worst.summary if worst else "",
-        "remedy": worst.remedy if worst else "",
-        "more": max(len(report.findings) - 1, 0),
     }
