@@ -1,35 +1,51 @@
-"""Benchmark: the read-only HTTP layer behind a real uvicorn on 127.0.0.1.
+"""Benchmark: the read-only HTTP layer's cached answers beside the stack's ceiling and nginx.
 
-Builds the check benchmark's fleet (1,000 deployments, 500 releases by default) on a SQLite
-file, serves ``create_app`` with uvicorn in a thread, and times ``/api/v1/deployments`` and
-``/calendar.ics`` over keep-alive connections: sequentially (latency) and from a few client
-threads at once (throughput). Each run is bounded by a request count and a time budget.
+For each fleet size (the check benchmark's fleet: N deployments against 500 releases in a
+static source, on a SQLite file), in the same run and on 127.0.0.1 only:
 
-    .venv/bin/python bench/web_bench.py [--deployments N] [--requests N] [--seconds S] [--clients N]
+- ``supportwatch``: ``create_app`` on uvicorn (one process, as ``supportwatch run`` serves it);
+- ``bare``: a bare Starlette endpoint on uvicorn answering the same bytes (the stack's ceiling);
+- ``nginx``: nginx (one worker, not a daemon, a temporary prefix) serving the same bytes from files.
+
+Each is loaded with wrk (``-t2 -c16``) on ``/calendar.ics``, one team's feed and
+``/api/v1/deployments``, after one request has filled the cache; the first request to the team
+feed on a fresh server is timed as the cold render (a team feed needs no fleet evaluation).
+Then ``supportwatch run`` is started on the same config: the time until ``/readyz`` answers 200,
+and its RSS (``/proc``) once it is idle after start. Every server is stopped by the benchmark.
+
+    .venv/bin/python bench/web_bench.py [--fleets 10,1000,10000] [--seconds 8]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import signal
 import socket
+import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
-import uvicorn
 
 sys.path.insert(0, str(Path(__file__).parent))
 from check_bench import write_config
-from supportwatch.config import load_settings
-from supportwatch.service import Service
-from supportwatch.web import create_app
 
-PATHS = ("/api/v1/deployments", "/calendar.ics")
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+SUPPORTWATCH = str(Path(PYTHON).with_name("supportwatch"))
+WRK = "/usr/bin/wrk"
+NGINX = "/usr/sbin/nginx"
+INLINE_ACCESS = "SUPPORTWATCH_BENCH_INLINE_ACCESS"
+# (label, path, media type, file name nginx serves)
+CALENDAR = ("calendar", "/calendar.ics", "text/calendar; charset=utf-8", "calendar.ics")
+API = ("api", "/api/v1/deployments", "application/json", "deployments.json")
 
 
 def free_port() -> int:
@@ -38,76 +54,288 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def timed_requests(base: str, path: str, count: int, deadline: float) -> list[float]:
-    """Latencies (s) of up to ``count`` GETs on one keep-alive connection, stopping at ``deadline``."""
-    latencies: list[float] = []
-    with httpx.Client(base_url=base, timeout=60) as client:
-        while len(latencies) < count and time.monotonic() < deadline:
-            started = time.perf_counter()
-            response = client.get(path)
-            latencies.append(time.perf_counter() - started)
-            response.raise_for_status()
-    return latencies
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
-def measure(base: str, path: str, *, requests: int, seconds: float, clients: int) -> str:
-    timed_requests(base, path, 3, time.monotonic() + seconds)  # warm-up
-    serial = timed_requests(base, path, requests, time.monotonic() + seconds)
+def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> float:
+    """Seconds until ``url`` answers 200; fails if the process exits or the time runs out."""
     started = time.perf_counter()
-    deadline = time.monotonic() + seconds
-    with ThreadPoolExecutor(clients) as pool:
-        batches = list(
-            pool.map(lambda _: timed_requests(base, path, requests // clients, deadline), range(clients))
-        )
-    wall = time.perf_counter() - started
-    done = sum(len(batch) for batch in batches)
-    return (
-        f"| `{path}` | {len(serial)} | {len(serial) / sum(serial):.1f} | "
-        f"{percentile(serial, 0.5) * 1000:.1f} | {percentile(serial, 0.99) * 1000:.1f} | "
-        f"{done / wall:.1f} ({clients} clients, {done} requests) |"
+    while time.perf_counter() - started < timeout:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}")
+        try:
+            if httpx.get(url, timeout=5).status_code == 200:
+                return time.perf_counter() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.01)
+    raise SystemExit(f"{url} did not answer within {timeout} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass(frozen=True)
+class Load:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+
+
+def wrk(url: str, seconds: float) -> Load:
+    """wrk's requests per second and latency percentiles for ``url`` (2 threads, 16 connections)."""
+    out = subprocess.run(
+        [WRK, "-t2", "-c16", f"-d{seconds:g}s", "--latency", url],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    ).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
+    return Load(rate, _latency(out, "50%"), _latency(out, "99%"))
+
+
+def _latency(out: str, percentile: str) -> float:
+    value, unit = re.search(rf"\s{percentile}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+# --- the three servers ---------------------------------------------------------------------
+
+
+def serve_app(config: str, port: int) -> None:
+    """``create_app`` on uvicorn, as ``supportwatch run`` serves it (without the scheduler)."""
+    import uvicorn  # noqa: PLC0415 - the child's own imports
+
+    from supportwatch.config import load_settings  # noqa: PLC0415
+    from supportwatch.web import create_app  # noqa: PLC0415
+
+    if os.environ.get(INLINE_ACCESS):
+        _inline_access()
+    app = create_app(load_settings(config))
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def _inline_access() -> None:
+    """What if the access check ran on the event loop whenever it needs no database (all but a
+    team feed asked with ``?token=`` while feed tokens are on): patched in for ``--inline-access``."""
+    from fastapi import Request  # noqa: PLC0415
+    from starlette.concurrency import run_in_threadpool  # noqa: PLC0415
+
+    from supportwatch.web import auth  # noqa: PLC0415
+
+    async def call(self: auth.AccessMiddleware, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or auth.route_path(scope) in auth.OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        lookup = self.state.settings.web.calendar_tokens != "off" and auth.TOKEN_PARAM in request.query_params
+        try:
+            refusal = await run_in_threadpool(self.refusal, request) if lookup else self.refusal(request)
+        except auth.DATABASE_ERRORS as exc:
+            refusal = auth.database_unavailable(request, exc)
+        if refusal is None:
+            await self.app(scope, receive, send)
+        else:
+            await refusal(scope, receive, send)
+
+    auth.AccessMiddleware.__call__ = call  # type: ignore[method-assign]
+
+
+def serve_bare(folder: str, port: int) -> None:
+    """A bare Starlette endpoint per path answering the saved bytes: the stack's ceiling."""
+    import uvicorn  # noqa: PLC0415
+    from starlette.applications import Starlette  # noqa: PLC0415
+    from starlette.requests import Request  # noqa: PLC0415
+    from starlette.responses import Response  # noqa: PLC0415
+    from starlette.routing import Route  # noqa: PLC0415
+
+    saved = {
+        line.split("\t")[0]: line.split("\t")[1:]
+        for line in Path(folder, "index.tsv").read_text().splitlines()
+    }
+    bodies = {path: (Path(folder, name).read_bytes(), media) for path, (name, media) in saved.items()}
+
+    def endpoint(path: str) -> object:
+        body, media = bodies[path]
+
+        async def answer(_: Request) -> Response:
+            return Response(body, media_type=media)
+
+        return answer
+
+    app = Starlette(routes=[Route(path, endpoint(path)) for path in bodies])
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def nginx_conf(folder: Path, port: int, files: dict[str, tuple[str, str]]) -> Path:
+    """A one-worker, foreground nginx config serving ``files`` (path -> file, type) from ``folder``."""
+    locations = "\n".join(
+        f"        location = {path} {{ default_type '{media}'; types {{ }} alias {folder / name}; }}"
+        for path, (name, media) in files.items()
     )
+    conf = folder / "nginx.conf"
+    conf.write_text(
+        f"""daemon off;
+worker_processes 1;
+pid {folder}/nginx.pid;
+error_log {folder}/nginx-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    sendfile on;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port};
+{locations}
+    }}
+}}
+"""
+    )
+    return conf
+
+
+# --- one fleet -----------------------------------------------------------------------------
+
+
+def bench_fleet(deployments: int, releases: int, seconds: float) -> list[str]:
+    rows: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="supportwatch-web-bench-") as tmp:
+        folder = Path(tmp)
+        folder.chmod(0o755)  # nginx's worker runs as another user
+        config = write_config(folder, deployments, releases, "json")
+        _prepare(str(config))
+        team = "team-1"  # team-0 runs floating tags only: its feed is empty
+        feed = ("team feed", f"/calendar/{team}.ics", "text/calendar; charset=utf-8", "team.ics")
+        paths = [CALENDAR, feed, API]
+        port = free_port()
+        app = subprocess.Popen([PYTHON, __file__, "serve-app", str(config), str(port)])
+        try:
+            base = f"http://127.0.0.1:{port}"
+            wait_until_up(f"{base}/healthz", app)
+            started = time.perf_counter()
+            cold = httpx.get(base + feed[1], timeout=600)
+            cold_ms = (time.perf_counter() - started) * 1000
+            cold.raise_for_status()
+            files: dict[str, tuple[str, str]] = {}
+            index = []
+            for _, path, media, name in paths:
+                body = httpx.get(base + path, timeout=600).raise_for_status().content
+                (folder / name).write_bytes(body)
+                files[path] = (name, media)
+                index.append(f"{path}\t{name}\t{media}")
+            (folder / "index.tsv").write_text("\n".join(index))
+            ours = {path: wrk(base + path, seconds) for _, path, _, _ in paths}
+        finally:
+            stop(app)
+        bare_port, nginx_port = free_port(), free_port()
+        bare = subprocess.Popen([PYTHON, __file__, "serve-bare", str(folder), str(bare_port)])
+        nginx = subprocess.Popen(
+            [NGINX, "-p", str(folder), "-c", str(nginx_conf(folder, nginx_port, files))],
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_until_up(f"http://127.0.0.1:{bare_port}{CALENDAR[1]}", bare)
+            wait_until_up(f"http://127.0.0.1:{nginx_port}{CALENDAR[1]}", nginx)
+            ceiling = {path: wrk(f"http://127.0.0.1:{bare_port}{path}", seconds) for _, path, _, _ in paths}
+            static = {path: wrk(f"http://127.0.0.1:{nginx_port}{path}", seconds) for _, path, _, _ in paths}
+        finally:
+            stop(bare)
+            stop(nginx)
+        for label, path, _, name in paths:
+            size = (folder / name).stat().st_size
+            mine, top, fast = ours[path], ceiling[path], static[path]
+            rows.append(
+                f"| {deployments:,} | {label} (`{path}`, {_size(size)}) | **{mine.rate:,.0f}** "
+                f"({mine.p50_ms:.2f} / {mine.p99_ms:.1f}) | {top.rate:,.0f} | {fast.rate:,.0f} | "
+                f"**{mine.rate / top.rate:.2f}** | {mine.rate / fast.rate:.2f} |"
+            )
+        rows.append(
+            f"| {deployments:,} | cold team feed (first request, no cache) | {cold_ms:.0f} ms | | | | |"
+        )
+    return rows
+
+
+def _prepare(config: str) -> None:
+    """Create and migrate the database and apply the static source, as ``run`` does at start."""
+    from supportwatch.config import load_settings  # noqa: PLC0415
+    from supportwatch.service import Service  # noqa: PLC0415
+
+    service = Service.open(load_settings(config))
+    try:
+        service.apply_static(datetime.now(UTC))
+    finally:
+        service.close()
+
+
+def _size(size: int) -> str:
+    return f"{size / 1024:.0f} KiB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MiB"
+
+
+def bench_start(deployments: int, releases: int) -> str:
+    """``supportwatch run``: seconds until ``/readyz`` answers 200 and the idle RSS after start."""
+    with tempfile.TemporaryDirectory(prefix="supportwatch-web-bench-") as tmp:
+        config = write_config(Path(tmp), deployments, releases, "json")
+        port = free_port()
+        run = subprocess.Popen(
+            [SUPPORTWATCH, "--config", str(config), "run", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            ready = wait_until_up(f"http://127.0.0.1:{port}/readyz", run)
+            time.sleep(3)  # the first jobs (static source, notify, digest) run at once on the leader
+            status = Path(f"/proc/{run.pid}/status").read_text()
+            rss = int(re.search(r"VmRSS:\s+(\d+) kB", status)[1]) / 1024  # type: ignore[index]
+        finally:
+            stop(run)
+    return f"| {deployments:,} | {ready:.2f} s | {rss:.0f} MiB |"
 
 
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] in ("serve-app", "serve-bare"):
+        serve = serve_app if sys.argv[1] == "serve-app" else serve_bare
+        serve(sys.argv[2], int(sys.argv[3]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--deployments", type=int, default=1_000)
+    parser.add_argument("--fleets", default="10,1000,10000", help="deployment counts, comma-separated")
     parser.add_argument("--releases", type=int, default=500)
-    parser.add_argument("--requests", type=int, default=100, help="per endpoint and phase")
-    parser.add_argument("--seconds", type=float, default=30.0, help="time budget per endpoint and phase")
-    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=8.0, help="wrk duration per endpoint and server")
+    parser.add_argument(
+        "--inline-access",
+        action="store_true",
+        help="what if the access check hopped to a thread only to look up a feed token",
+    )
+    parser.add_argument(
+        "--no-start", action="store_true", help="skip the `supportwatch run` start-up figures"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="supportwatch-web-bench-") as tmp:
-        settings = load_settings(write_config(Path(tmp), args.deployments, args.releases, "json"))
-        service = Service.open(settings)
-        service.apply_static(datetime.now(UTC))
-        port = free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(
-                create_app(settings, service=service), host="127.0.0.1", port=port, log_level="warning"
-            )
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.02)
-        try:
-            base = f"http://127.0.0.1:{port}"
-            print(
-                f"deployments={args.deployments} releases={args.releases} (python {sys.version.split()[0]})"
-            )
-            print("| path | serial requests | serial req/s | p50 ms | p99 ms | concurrent req/s |")
-            print("|---|---|---|---|---|---|")
-            for path in PATHS:
-                print(measure(base, path, requests=args.requests, seconds=args.seconds, clients=args.clients))
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
-            service.close()
+    if args.inline_access:
+        os.environ[INLINE_ACCESS] = "1"
+    fleets = [int(item) for item in args.fleets.split(",")]
+    python, cpus = sys.version.split()[0], os.cpu_count()
+    print(f"releases={args.releases} wrk -t2 -c16 -d{args.seconds:g}s (python {python}, {cpus} CPUs)")
+    print("| deployments | path | supportwatch req/s (p50 / p99 ms) | bare | nginx | vs bare | vs nginx |")
+    print("|---|---|---|---|---|---|---|")
+    for deployments in fleets:
+        for row in bench_fleet(deployments, args.releases, args.seconds):
+            print(row, flush=True)
+    if args.no_start:
+        return
+    print()
+    print("| deployments | `supportwatch run` ready (`/readyz` 200) | idle RSS after start |")
+    print("|---|---|---|")
+    for deployments in fleets:
+        print(bench_start(deployments, args.releases), flush=True)
 
 
 if __name__ == "__main__":

@@ -57,7 +57,7 @@ def healthy(port: int, timeout: float) -> bool:
     return False
 
 
-def stand_in_app(settings: Settings, *, service: Service) -> FastAPI:
+def stand_in_app(settings: Settings, *, service: Service, **_: Any) -> FastAPI:
     """The web app's factory signature, answering /healthz only."""
     web = FastAPI()
     web.get("/healthz")(lambda: {"status": "ok", "database": settings.database_url[:6]})

@@ -7,7 +7,9 @@ newest stable minor maintained, that minor has no end event (nothing is ending y
 kept past its nominal end by that exemption ends on the day a newer release counts.
 
 The output depends only on the arguments, ``now`` included (it is the DTSTAMP): the same
-store on the same day renders the same bytes, so an HTTP ETag over them is meaningful.
+store on the same day renders the same bytes, so an HTTP ETag over them is meaningful. A team's
+feed needs no evaluation: the minors its deployments run are read off their image tags.
+icalendar is imported when a feed is rendered, not with this module (the dashboard imports it).
 """
 
 from __future__ import annotations
@@ -15,15 +17,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
-
-from icalendar import Alarm, Calendar, Event
 
 from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport, evaluation_day
 from supportwatch.policy import MaintenancePolicy, MinorWindow
+from supportwatch.values import Deployment
 from supportwatch.versions import minor_label
 from supportwatch.wording import until
+
+if TYPE_CHECKING:
+    from icalendar import Alarm, Event
 
 PRODID = "-//supportwatch//agent maintenance//EN"
 DEFAULT_NAME = "Astro agent maintenance"
@@ -47,6 +52,8 @@ def render_calendar(
     get no end-of-maintenance event. ``uid_suffix`` keeps a filtered feed's UIDs apart from
     the full feed's, so a client subscribed to both keeps both.
     """
+    from icalendar import Calendar  # noqa: PLC0415 - see the module docstring
+
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -99,6 +106,8 @@ def _window_event(
     uid_suffix: str,
     ongoing: bool,
 ) -> Event:
+    from icalendar import Event  # noqa: PLC0415 - see the module docstring
+
     label = minor_label(window.minor)
     end = window.end_of_maintenance.isoformat()
     event = Event()
@@ -122,6 +131,8 @@ def _end_event(
     running: Sequence[str],
     uid_suffix: str,
 ) -> Event:
+    from icalendar import Event  # noqa: PLC0415 - see the module docstring
+
     label = minor_label(window.minor)
     event = Event()
     event.add("uid", f"agent-{label}-end{uid_suffix}@supportwatch")
@@ -138,6 +149,8 @@ def _end_event(
 
 
 def _alarm(trigger: timedelta, text: str) -> Alarm:
+    from icalendar import Alarm  # noqa: PLC0415 - see the module docstring
+
     alarm = Alarm()
     alarm.add("action", "DISPLAY")
     alarm.add("trigger", trigger)
@@ -171,18 +184,23 @@ def effective_windows(catalog: Catalog) -> list[MinorWindow]:
     return windows
 
 
-def team_deployments(reports: Iterable[DeploymentReport], team: str) -> dict[Minor, list[str]]:
-    """The agent minors ``team``'s deployments run, each with those deployments' names (sorted)."""
+def team_deployments(items: Iterable[DeploymentReport | Deployment], team: str) -> dict[Minor, list[str]]:
+    """The agent minors ``team``'s deployments run, each with those deployments' names (sorted).
+
+    ``items`` are reports or the deployments themselves: a report's agent is its image tag's.
+    """
     found: dict[Minor, list[str]] = {}
-    for report in reports:
-        if report.deployment.team == team and report.agent_version is not None:
-            found.setdefault(report.agent_version.minor_key, []).append(report.deployment.name)
+    for item in items:
+        deployment = item.deployment if isinstance(item, DeploymentReport) else item
+        tag = deployment.image.tag
+        if deployment.team == team and tag is not None and tag.agent is not None:
+            found.setdefault(tag.agent.minor_key, []).append(deployment.name)
     return {minor: sorted(names) for minor, names in found.items()}
 
 
 def feed(
     catalog: Catalog,
-    reports: Iterable[DeploymentReport],
+    reports: Iterable[DeploymentReport | Deployment],
     *,
     now: datetime,
     tz: ZoneInfo,

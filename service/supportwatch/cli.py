@@ -10,14 +10,19 @@ import gc
 import json
 import logging
 import os
+import signal
+import socket
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import typer
@@ -33,6 +38,7 @@ from supportwatch.config import (
     render_database_url,
 )
 from supportwatch.errors import ConfigError, SchedulerLocked, StoreError
+from supportwatch.logs import configure as configure_logging
 from supportwatch.report import (
     check_document,
     check_json_chunks,
@@ -42,6 +48,7 @@ from supportwatch.report import (
     releases_table,
 )
 from supportwatch.service import Service, UnknownTeam
+from supportwatch.tokens import TokenExists
 from supportwatch.values import Severity, clean_text
 from supportwatch.wording import count
 
@@ -411,6 +418,40 @@ def poll(
         raise typer.Exit(1)
 
 
+@app.command()
+def preview(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option("--output", help="Write the files into this folder.")],
+    at: AtOption = None,
+    receiver: Annotated[str | None, typer.Option("--receiver", help="Only this receiver.")] = None,
+    digest_: Annotated[
+        bool, typer.Option("--digest", help="The week's digest instead of the notices.")
+    ] = False,
+) -> None:
+    """Write what a first run would send (Slack JSON, .eml and .html, console text); send nothing."""
+    from supportwatch.notify.preview import write_preview  # noqa: PLC0415 - the notifiers' renderers
+
+    settings = _settings(ctx)
+    now = parse_at(at, settings.tz)
+    with _service(settings) as service:
+        reports = service.evaluate(now)
+        health = service.health_findings(now)
+    try:
+        written = write_preview(
+            settings, reports, health, now=now, output=output, receiver=receiver, digest=digest_
+        )
+    except ConfigError as exc:
+        _fail(str(exc))
+    except OSError as exc:
+        _fail(
+            f"--output {str(output)!r}: cannot write the preview: {exc.strerror or exc}; "
+            "choose a writable folder"
+        )
+    for path in written:
+        typer.echo(str(path))
+    typer.echo(f"wrote {count(len(written), 'file')} to {output}" if written else "nothing would be sent")
+
+
 @app.command("calendar")
 def calendar_feed(
     ctx: typer.Context,
@@ -443,26 +484,131 @@ def run(
     port: Annotated[
         int | None, typer.Option("--port", min=0, max=65535, help="Listen on this port (default: web.port).")
     ] = None,
+    migrate: Annotated[
+        bool,
+        typer.Option(
+            "--migrate",
+            help="Apply the database migrations first, under the lock `db upgrade` takes "
+            "(SQLite databases are always migrated).",
+        ),
+    ] = False,
 ) -> None:
     """The service: scheduler and HTTP until SIGTERM/SIGINT (then exit 0)."""
+    settings = _settings(ctx)
+    _serve(
+        settings,
+        host=host if host is not None else settings.web.host,
+        port=port if port is not None else settings.web.port,
+        migrate=migrate,
+    )
+
+
+def _serve(settings: Settings, *, host: str, port: int, migrate: bool = False) -> None:
+    """``daemon.serve`` with the settings' logging, its lines on stdout and its errors as exit 2."""
     from supportwatch.daemon import serve  # noqa: PLC0415 - the web stack is for `run` only
 
-    settings = _settings(ctx)
     _sqlite_folder(settings.database_url)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # APScheduler logs every job run at INFO; the jobs log what they did themselves
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    # httpx logs every request URL at INFO, query tokens and user:password@ included
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    configure_logging(settings.log.format, settings.log.level)
     try:
-        serve(
-            settings,
-            host=host if host is not None else settings.web.host,
-            port=port if port is not None else settings.web.port,
-        )
+        serve(settings, host=host, port=port, migrate=migrate, announce=typer.echo)
     except (ConfigError, SchedulerLocked, StoreError) as exc:
         _fail(str(exc))
+
+
+@app.command()
+def demo(
+    port: Annotated[
+        int,
+        typer.Option("--port", min=0, max=65535, help="Serve the dashboard on this port (0: any free one)."),
+    ] = 8080,
+) -> None:
+    """The service on example data, offline: a loopback vendor and mail sink in a temporary folder.
+
+    Every finding kind shows within seconds; SIGTERM or Ctrl-C stops it all and removes the folder.
+    """
+    from supportwatch.demo.runner import start_demo  # noqa: PLC0415 - only `demo` needs it
+
+    port = port or _free_port()
+    with tempfile.TemporaryDirectory(prefix="supportwatch-demo-") as folder, _exit_on_stop_signals():
+        try:
+            running = start_demo(Path(folder), today=datetime.now(UTC).date(), web_port=port)
+        except (ConfigError, OSError) as exc:
+            _fail(f"cannot start the demo: {exc}")
+        with running:
+            typer.echo(running.describe())
+            # the mail sink (aiosmtpd) logs every SMTP command at INFO; the mailbox shows what came
+            logging.getLogger("mail.log").setLevel(logging.WARNING)
+            try:
+                settings = load_settings(running.config_path)
+            except ConfigError as exc:
+                _fail(f"config {running.config_path}: {exc}")
+            _serve(settings, host=settings.web.host, port=settings.web.port)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Stopped(Exception):
+    """SIGTERM or SIGINT while the demo starts: stop what started, then exit 0."""
+
+
+@contextmanager
+def _exit_on_stop_signals() -> Iterator[None]:
+    """A stop signal ends the demo cleanly (exit 0) while ``serve`` does not handle it itself
+    (starting up, shutting down); ``serve`` restores this handler when it returns."""
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        raise _Stopped
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    except _Stopped:
+        raise typer.Exit(0) from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@app.command("calendar-token")
+def calendar_token(
+    ctx: typer.Context,
+    team: Annotated[str, typer.Argument(help="The team whose calendar feed the token opens.")],
+    rotate: Annotated[
+        bool, typer.Option("--rotate", help="Replace the team's token; feeds on the old one stop updating.")
+    ] = False,
+) -> None:
+    """Issue (or rotate) a team's calendar feed token and print its subscribe URLs, once."""
+    settings = _settings(ctx)
+    with _service(settings) as service:
+        try:
+            token = service.issue_calendar_token(team, datetime.now(UTC), rotate=rotate)
+        except UnknownTeam as exc:
+            _fail(str(exc))
+        except TokenExists as exc:
+            _fail(str(exc))
+    base = _public_base(settings)
+    path = f"/calendar/{quote(team, safe='')}.ics?token={token}"
+    typer.echo(f"calendar feed token for team {team} (shown once: only its hash is kept)")
+    typer.echo(f"  subscribe: {base.replace('https://', 'webcal://').replace('http://', 'webcal://')}{path}")
+    typer.echo(f"  download:  {base}{path}")
+    if settings.web.calendar_tokens == "off":
+        typer.echo(
+            "note: web.calendar_tokens is off: the feed is served without a token; set it to optional "
+            "or required for the token to count",
+            err=True,
+        )
+
+
+def _public_base(settings: Settings) -> str:
+    """``web.public_url`` without a trailing slash, else ``http://web.host:web.port``."""
+    if settings.web.public_url is not None:
+        return str(settings.web.public_url).rstrip("/")
+    host = settings.web.host
+    return f"http://[{host}]:{settings.web.port}" if ":" in host else f"http://{host}:{settings.web.port}"
 
 
 @db_app.command("upgrade")

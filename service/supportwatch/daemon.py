@@ -5,6 +5,14 @@ a port that cannot be served stops ``run`` before the database is touched or a j
 SIGTERM or SIGINT stops accepting connections, shuts the scheduler down (a running job gets a
 few seconds), releases the leader lock and closes the service; then ``serve`` returns
 normally, so the command exits 0.
+
+What ``run`` tells the person who started it goes through ``announce`` (one line each): where
+the dashboard is, then how each source's first poll went. The polls stay scheduler jobs (a
+synchronous poll before serving would hold readiness hostage to the slowest source, and the
+scheduler would poll again at once): each ``poll:<source>`` job is wrapped so that its first
+run, whenever this replica starts leading, is followed by ``poll <source>: ok (N releases)`` or
+``poll <source>: failed: <reason>``, read back from the source's recorded state (the poll's own
+outcome, already redacted; scrubbed of every configured secret once more, as the web does).
 """
 
 from __future__ import annotations
@@ -13,13 +21,15 @@ import errno
 import os
 import signal
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
 import uvicorn
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -27,11 +37,18 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from supportwatch.config import Settings, hide_database_password, redact_url, render_database_url
 from supportwatch.errors import ConfigError, StoreError
 from supportwatch.leader import Leader, leader_for
-from supportwatch.scheduler import Clock, Scheduler, utc_now
+from supportwatch.scheduler import Clock, JobSpec, Scheduler, describe_error, job_specs, utc_now
 from supportwatch.service import Service
+from supportwatch.values import clean_text
+from supportwatch.wording import count
+
+if TYPE_CHECKING:
+    from supportwatch.web.metrics import JobStats
 
 # create_app(settings, *, service=service) -> an ASGI app (supportwatch.web.app.create_app)
 AppFactory = Callable[..., Any]
+# one line for the person who started the service (the CLI prints it on stdout)
+Announce = Callable[[str], None]
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 BACKLOG = 2048  # uvicorn's default
@@ -45,6 +62,8 @@ def serve(
     app_factory: AppFactory | None = None,
     clock: Clock = utc_now,
     job_grace_seconds: float = 10.0,
+    migrate: bool = False,
+    announce: Announce | None = None,
 ) -> None:
     """Serve until SIGTERM or SIGINT, then stop cleanly and return.
 
@@ -52,7 +71,9 @@ def serve(
     cannot be served (checked first: nothing else happens then), ``SchedulerLocked`` when
     another scheduler holds this SQLite database, ``StoreError`` when the database cannot be
     opened (unreachable, a folder this user cannot write) or is not migrated (PostgreSQL:
-    ``supportwatch db upgrade``).
+    ``supportwatch db upgrade``, or ``migrate=True``: the migrations run first, under the same
+    advisory lock as ``db upgrade``, so replicas starting together migrate once).
+    ``announce`` receives the dashboard's URL and each source's first-poll outcome.
     """
     # three missed elections end a hung leader's lease; a live one re-checks every election
     leader = leader_for(settings.database_url, lease_seconds=3 * settings.schedule.leader_retry_seconds)
@@ -60,15 +81,22 @@ def serve(
         listener = bind(host, port)
         try:
             try:
-                service = _open(settings, leader, clock)
+                service = _open(settings, leader, clock, migrate=migrate)
             except BaseException:
                 leader.release()
                 raise
             try:
+                stats = _job_stats()
+                specs = job_specs(service)
+                if announce is not None:
+                    specs = announce_first_polls(specs, service, announce)
+                jobs = [replace(spec, run=stats.timed(spec.id, spec.run)) for spec in specs]
+                scheduler = Scheduler(service, leader, clock=clock, jobs=jobs)
                 factory = app_factory if app_factory is not None else _web_app_factory()
-                app = factory(settings, service=service)
-                scheduler = Scheduler(service, leader, clock=clock)
+                app = factory(settings, service=service, leader=lambda: scheduler.leading, jobs=stats)
                 scheduler.start()
+                if announce is not None:
+                    announce(f"supportwatch: dashboard at {dashboard_url(settings, listener)}")
                 try:
                     if not received:
                         _run_server(app, listener, host, port)
@@ -101,16 +129,81 @@ def bind(host: str, port: int) -> socket.socket:
     return listener
 
 
-def _open(settings: Settings, leader: Leader, clock: Clock) -> Service:
-    """Lead (or not) and open the service; the SQLite lock comes first, before any migration."""
+def dashboard_url(settings: Settings, listener: socket.socket) -> str:
+    """Where the dashboard answers: the bound address (loopback for a wildcard), and
+    ``web.public_url`` beside it when one is set."""
+    host, port = listener.getsockname()[:2]
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104 - a wildcard, shown as loopback
+    url = f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+    public = settings.web.public_url
+    return url if public is None else f"{url} (public URL {public})"
+
+
+def announce_first_polls(specs: list[JobSpec], service: Service, announce: Announce) -> list[JobSpec]:
+    """``specs`` with each poll job announcing how its first run went (see the module docstring)."""
+    secrets = _secret_values(service.settings)
+    return [
+        _announcing(spec, service, announce, secrets) if spec.id.startswith("poll:") else spec
+        for spec in specs
+    ]
+
+
+def _announcing(spec: JobSpec, service: Service, announce: Announce, secrets: list[str]) -> JobSpec:
+    name = spec.id.removeprefix("poll:")
+    first = [True]  # jobs run one at a time on the scheduler's worker thread
+
+    def run(now: datetime) -> datetime | None:
+        if not first[0]:
+            return spec.run(now)
+        first[0] = False
+        try:
+            again = spec.run(now)
+        except Exception as exc:
+            announce(f"poll {name}: failed: {_scrub(describe_error(exc), secrets)}")
+            raise
+        announce(first_poll_line(service, name, secrets))
+        return again
+
+    return JobSpec(spec.id, spec.every, run)
+
+
+def first_poll_line(service: Service, name: str, secrets: list[str]) -> str:
+    """``poll <name>: ok (N releases)`` or ``poll <name>: failed: <reason>``, from the recorded state."""
+    state = next((item.state for item in service.source_statuses() if item.name == name), None)
+    if state is None or state.last_attempt_at is None:
+        return f"poll {name}: failed: no poll was recorded"
+    if state.consecutive_failures or state.disabled:
+        return f"poll {name}: failed: {_scrub(state.last_error or 'no reason recorded', secrets)}"
+    return f"poll {name}: ok ({count(state.release_count, 'release')})"
+
+
+def _secret_values(settings: Settings) -> list[str]:
+    from supportwatch.web.state import all_secrets  # noqa: PLC0415 - see _web_app_factory
+
+    read = settings.web.read_token
+    return [*all_secrets(settings), *([read.get_secret_value()] if read is not None else [])]
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    from supportwatch.notify.base import redact  # noqa: PLC0415 - with the web stack
+
+    return clean_text(redact_url(redact(text, secrets)))[:500]
+
+
+def _open(settings: Settings, leader: Leader, clock: Clock, *, migrate: bool = False) -> Service:
+    """Lead (or not) and open the service; the SQLite lock comes first, before any migration.
+
+    ``migrate`` runs the migrations first on any backend (``upgrade`` takes the migration
+    lock); otherwise only SQLite is migrated, and PostgreSQL must be at the head revision.
+    """
     try:
         leader.acquire()
-        service = Service.open(settings)
-    except (psycopg.Error, SQLAlchemyError, OSError) as exc:
+        service = Service.open(settings, migrate=True if migrate else None)
+    except _database_errors() as exc:
         raise StoreError(cannot_open(settings.database_url, exc)) from None
     try:
         service.apply_static(clock())
-    except (psycopg.Error, SQLAlchemyError, OSError) as exc:
+    except _database_errors() as exc:
         # e.g. a database file this user cannot write, in a folder it can
         service.close()
         raise StoreError(cannot_open(settings.database_url, exc)) from None
@@ -159,6 +252,20 @@ def _sqlite_folder(database_url: str) -> Path | None:
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return None
     return Path(os.path.abspath(url.database)).parent
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """What opening the database raises; psycopg's errors only once a PostgreSQL URL loaded it
+    (a SQLite service never imports the driver: 9 MiB less resident)."""
+    psycopg = sys.modules.get("psycopg")
+    driver: tuple[type[BaseException], ...] = (psycopg.Error,) if psycopg is not None else ()
+    return (SQLAlchemyError, OSError, *driver)
+
+
+def _job_stats() -> JobStats:
+    from supportwatch.web.metrics import JobStats  # noqa: PLC0415 - see _web_app_factory
+
+    return JobStats()
 
 
 def _web_app_factory() -> AppFactory:

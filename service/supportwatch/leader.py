@@ -24,12 +24,14 @@ import os
 import socket
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import psycopg
 from sqlalchemy.engine import make_url
 
 from supportwatch.errors import ConfigError, SchedulerLocked
+
+if TYPE_CHECKING:
+    import psycopg
 
 # One key per database (advisory locks are scoped to the database); never change it, or old
 # and new replicas would both lead during a rolling upgrade.
@@ -119,6 +121,8 @@ class PostgresLeader:
             return self._acquire()
 
     def _acquire(self) -> bool:
+        import psycopg  # noqa: PLC0415 - only a PostgreSQL service needs the driver
+
         if self._conn is not None:
             try:
                 self._conn.execute("SELECT 1")

@@ -77,9 +77,21 @@ def _poll(service: Service, name: str) -> Callable[[datetime], datetime | None]:
     def run(now: datetime) -> None:
         for outcome in service.poll(now, only=name):
             if outcome.failed:
-                logger.warning("poll %s %s: %s", outcome.source, outcome.status, outcome.error)
+                logger.warning(
+                    "poll %s %s: %s",
+                    outcome.source,
+                    outcome.status,
+                    outcome.error,
+                    extra={"source": outcome.source, "job": f"poll:{outcome.source}"},
+                )
             else:
-                logger.info("poll %s: %d new, %d changed", outcome.source, outcome.new, outcome.changed)
+                logger.info(
+                    "poll %s: %d new, %d changed",
+                    outcome.source,
+                    outcome.new,
+                    outcome.changed,
+                    extra={"source": outcome.source, "job": f"poll:{outcome.source}"},
+                )
 
     return run
 
@@ -109,11 +121,11 @@ def _log_delivery(job: str, report: DeliveryReport) -> None:
             count(report.sent_keys, "notice"),
         )
     for line in report.failures:
-        logger.warning("%s failed, will retry: %s", job, line)
+        logger.warning("%s failed, will retry: %s", job, line, extra={"job": job})
     for line in report.dead:
-        logger.error("%s failed for good (dead-lettered): %s", job, line)
+        logger.error("%s failed for good (dead-lettered): %s", job, line, extra={"job": job})
     for line in report.warnings:
-        logger.warning("%s sent, but not to everyone: %s", job, line)
+        logger.warning("%s sent, but not to everyone: %s", job, line, extra={"job": job})
 
 
 def describe_error(exc: BaseException) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -28,7 +28,8 @@ from supportwatch.sources.poll import PollOutcome, poll_one, poll_sources
 from supportwatch.sources.urls import display
 from supportwatch.sources.wiring import build_sources, is_polled, polled_names
 from supportwatch.store import Store, create_engine_for
-from supportwatch.values import Component, Finding, Release, SourceState
+from supportwatch.tokens import CalendarTokens, cookie_value, secret_matches
+from supportwatch.values import Component, Deployment, Finding, Release, SourceState
 
 # The HTTP client, the source parsers and the notifiers are imported where they are used:
 # `check` is a CI gate run on every pipeline, and it needs none of them.
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     import httpx
 
     from supportwatch.notify.delivery import DeliveryReport
+    from supportwatch.notify.episodes import FindingState
     from supportwatch.notify.jobs import Notifications
     from supportwatch.notify.wiring import NotifyRuntime
     from supportwatch.sources.http import Fetcher
@@ -283,6 +285,80 @@ class Service:
         reports = self.reports(now, team) if team is not None else []
         return feed(self.catalog(now), reports, now=now, tz=self.settings.tz, team=team)
 
+    # --- cheap reads for caches: what a view depends on, and views without an evaluation ---
+
+    def revision(self) -> tuple[object, ...]:
+        """A fingerprint of the store that changes whenever releases, the sources' claims or the
+        sources' states do (``Store.revision``): one cheap query, so a cache keyed on it and on
+        the day can probe it on every request and still see a poll at once, on every replica."""
+        return self.store.revision()
+
+    def delivery_revision(self) -> tuple[tuple[str, str, int, int, int], ...]:
+        """The delivery log counted per (state, target) (``DeliveryLog.revision``): it changes
+        with every claim, send, failure and redrive."""
+        return DeliveryLog(self.engine).revision()
+
+    def tracked(self, team: str | None = None) -> list[Deployment]:
+        """The tracked deployments as configured, or only ``team``'s, without evaluating them;
+        raises ``UnknownTeam`` for a team that owns no tracked deployment."""
+        deployments = self.settings.deployment_values()
+        if team is None:
+            return deployments
+        chosen = [deployment for deployment in deployments if deployment.team == team]
+        if not chosen:
+            raise UnknownTeam(team, sorted({deployment.team for deployment in deployments}))
+        return chosen
+
+    def feed(self, now: datetime, team: str | None = None, *, catalog: Catalog | None = None) -> bytes:
+        """The bytes of ``calendar(now, team)`` without evaluating the fleet: a team's feed needs
+        only the catalog and the agent minors its deployments run, read off their image tags.
+        ``catalog``: the catalog as of ``now``'s day, when the caller holds it already. Raises
+        ``UnknownTeam`` for a team that owns no tracked deployment."""
+        from supportwatch.calendar import feed  # noqa: PLC0415 - icalendar only for the feed
+
+        deployments = self.tracked(team) if team is not None else []
+        catalog = catalog if catalog is not None else self.catalog(now)
+        return feed(catalog, deployments, now=now, tz=self.settings.tz, team=team)
+
+    def data_health(self, now: datetime) -> tuple[list[Finding], datetime | None]:
+        """``health_findings(now)`` and the last instant they hold while the store is unchanged
+        (None: until it changes). Only time turns a source stale by itself: one that answered
+        before, once silent for more than ``source_health.stale_hours``."""
+        polled = set(polled_names(self.settings.sources))
+        silent = timedelta(hours=self.settings.source_health.stale_hours)
+        deadlines = [
+            state.last_success_at + silent
+            for state in self.store.source_states()
+            if state.name in polled and state.last_success_at is not None
+            if state.last_success_at + silent >= now
+        ]
+        return self.health_findings(now), min(deadlines, default=None)
+
+    # --- calendar feed tokens and the read token (``supportwatch.tokens``) ----------------
+
+    def issue_calendar_token(self, team: str, now: datetime, *, rotate: bool = False) -> str:
+        """A new calendar feed token for ``team``, returned once: only its hash is stored.
+
+        Raises ``UnknownTeam`` for a team that owns no tracked deployment, and ``TokenExists``
+        when the team has a token and ``rotate`` is False (rotating ends the old one).
+        """
+        self.reports(now, team)
+        return CalendarTokens(self.engine).issue(team, now=now, rotate=rotate)
+
+    def calendar_token_matches(self, team: str, token: str | None) -> bool:
+        """Whether ``token`` is ``team``'s current calendar feed token (compared in constant time)."""
+        return CalendarTokens(self.engine).matches(team, token)
+
+    def read_token_matches(self, token: str | None) -> bool:
+        """Whether ``token`` is the configured read token (``web.read_token_file``); False if none."""
+        secret = self.settings.web.read_token
+        return secret is not None and secret_matches(token, secret.get_secret_value())
+
+    def read_cookie_matches(self, value: str | None) -> bool:
+        """Whether ``value`` is the read cookie (``tokens.cookie_value`` of the read token)."""
+        secret = self.settings.web.read_token
+        return secret is not None and secret_matches(value, cookie_value(secret.get_secret_value()))
+
     def readiness(self) -> Readiness:
         """Whether the database answers at the schema revision this version needs and (SQLite)
         its path still leads to the file the service opened; if not, why."""
@@ -316,7 +392,9 @@ class Service:
 
     def notify(self, now: datetime, dry_run: bool = False) -> DeliveryReport:
         """Evaluate and deliver what is due, once (DESIGN §3 step 3); ``dry_run`` only previews."""
-        return self.notifications().notify(self.evaluate(now), now=now, dry_run=dry_run)
+        return self.notifications().notify(
+            self.evaluate(now), now=now, dry_run=dry_run, health=self.health_findings(now)
+        )
 
     def next_delivery_due(self, now: datetime) -> datetime | None:
         """When a delivery not due at ``now`` becomes due: a retry, or a dead sender's claim."""
@@ -365,3 +443,33 @@ class Service:
     def dead_letters(self) -> list[DeliveryRecord]:
         """Deliveries that failed for good, for health and operators."""
         return DeliveryLog(self.engine).records(state=DeliveryState.DEAD)
+
+    def deliveries(self, deployment: str) -> list[DeliveryRecord]:
+        """The delivery-log rows concerning ``deployment``, oldest first, in every state: its
+        notices (the deployment their payload names) and the digests that list it. A row whose
+        payload this version cannot read names no deployment and is left out."""
+        from supportwatch.notify.payload import NoticePayload, read_payload  # noqa: PLC0415 - see the imports
+
+        found = []
+        for record in DeliveryLog(self.engine).records():
+            try:
+                payload = read_payload(record.payload)
+            except (ValueError, TypeError, KeyError):
+                continue
+            if isinstance(payload, NoticePayload):
+                concerned = payload.notice.deployment == deployment
+            else:
+                concerned = any(line.name == deployment for line in payload.digest.deployments)
+            if concerned:
+                found.append(record)
+        return found
+
+    def finding_history(self, deployment: str) -> list[FindingState]:
+        """What notify and digest runs recorded of ``deployment``'s findings, first recorded first:
+        each finding's current episode (first seen, last seen, resolved or superseded, how many
+        times it came back). Empty until a run has seen the deployment."""
+        from supportwatch.notify.episodes import Episodes  # noqa: PLC0415 - see the imports
+
+        since = datetime(1970, 1, 1, tzinfo=UTC)  # every row: each was first seen after this
+        states = Episodes(self.engine).finding_states(opened_since=since)
+        return [state for state in states if state.deployment == deployment]

@@ -20,7 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, Table, create_engine, delete, event, tuple_
+from sqlalchemy import Engine, Select, Table, create_engine, delete, event, func, tuple_
+from sqlalchemy import select as core_select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -327,6 +328,42 @@ class Store:
         with Session(self.engine) as session:
             rows = session.exec(select(SourceStateRow).order_by(col(SourceStateRow.name)))
             return [_value(row, SourceState) for row in rows]
+
+    def revision(self) -> tuple[Any, ...]:
+        """A fingerprint of everything the catalog's readers see, cheap enough for every request.
+
+        One statement of aggregates, no rows: the releases' count and newest ``updated_at`` (a
+        reconciled change), the claims' count and highest id (a claim recorded or withdrawn), and
+        the sources' states (count, newest attempt and success, failures in a row): every poll
+        saves its source's state after recording, so a claim whose facts changed shows there.
+        Rows carry their writer's clock: a change stamped earlier than the newest one (a host
+        whose clock runs behind) shows only through the counts, ids and the next poll.
+        """
+        sql: str | None = getattr(self, "_revision_sql", None)
+        if sql is None:
+            release, claim, state = _table(ReleaseRow), _table(ObservationRow), _table(SourceStateRow)
+            # one scalar each: a lone count(*) or max(id) is answered from the b-tree, not a scan
+            statement: Select[Any] = core_select(
+                core_select(func.count()).select_from(release).scalar_subquery(),
+                core_select(func.max(release.c.updated_at)).scalar_subquery(),
+                core_select(func.count()).select_from(claim).scalar_subquery(),
+                core_select(func.max(claim.c.id)).scalar_subquery(),
+                core_select(func.count()).select_from(state).scalar_subquery(),
+                core_select(func.sum(state.c.consecutive_failures)).scalar_subquery(),
+                core_select(func.max(state.c.last_attempt_at)).scalar_subquery(),
+                core_select(func.max(state.c.last_success_at)).scalar_subquery(),
+            )
+            # compiled once, run on the driver's cursor: the probe runs per request
+            sql = self._revision_sql = str(statement.compile(dialect=self.engine.dialect))
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql)
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            connection.close()  # back to the pool
+        return tuple(row or ())
 
     def save_source_state(self, state: SourceState) -> None:
         """Insert or replace one source's state (an upsert: two first saves at once both succeed).

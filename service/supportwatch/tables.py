@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Dialect, Index, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -121,11 +121,17 @@ class DeliveryRow(SQLModel, table=True):
     ``target`` is ``receiver/integration`` (``data-platform/slack``); ``key`` is a
     ``notify.log.DeliveryKey`` as text, ``state`` a ``notify.log.DeliveryState`` value;
     ``payload`` holds what to send (``notify.payload``), so a retry or a resumed claim re-sends
-    exactly the original message.
+    exactly the original message. ``thread`` names the conversation a notice belongs to (a
+    finding's reminders, repeats and resolution share one) and ``external_id`` is what the
+    server called the message that carried the row (a Slack ``ts``, an email's Message-ID):
+    the first one of a thread is where the later ones reply.
     """
 
     __tablename__ = "delivery"
-    __table_args__ = (UniqueConstraint("target", "key", name="uq_delivery_target_key"),)
+    __table_args__ = (
+        UniqueConstraint("target", "key", name="uq_delivery_target_key"),
+        Index("ix_delivery_target_thread", "target", "thread"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     target: str = Field(max_length=160)
@@ -139,6 +145,8 @@ class DeliveryRow(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=2000)
     summary: str = Field(default="", max_length=512)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    thread: str | None = Field(default=None, max_length=512)
+    external_id: str | None = Field(default=None, max_length=255)
 
 
 class AckRow(SQLModel, table=True):
@@ -177,3 +185,13 @@ class FindingStateRow(SQLModel, table=True):
     superseded: bool = False
     # how many times the finding came back after it was resolved: each episode is announced
     episode: int = 0
+
+
+class CalendarTokenRow(SQLModel, table=True):
+    """A team's calendar feed token, as its SHA-256 only (``supportwatch.tokens``): one per team."""
+
+    __tablename__ = "calendar_token"
+
+    team: str = Field(primary_key=True, max_length=128)
+    token_hash: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=utc_column())

@@ -25,6 +25,15 @@ def test_readyz_at_head(client: TestClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 200
     assert response.json()["status"] == "ready"
+    assert response.json()["leader"] == "no"  # this app runs no scheduler
+
+
+def test_readyz_says_whether_this_replica_leads(service: Service) -> None:
+    leading = [True]
+    with TestClient(create_app(service.settings, service=service, leader=lambda: leading[0])) as client:
+        assert client.get("/readyz").json()["leader"] == "yes"
+        leading[0] = False
+        assert client.get("/readyz").json()["leader"] == "no"
 
 
 def test_readyz_behind_head_is_503_with_the_fix(client: TestClient, service: Service) -> None:

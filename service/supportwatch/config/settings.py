@@ -10,17 +10,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, PrivateAttr, ValidationError, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from sqlalchemy.engine import make_url
 
 from supportwatch.compatibility import Rules
 from supportwatch.config.deployments import ABSENT, DeploymentSettings, inline_deployments
 from supportwatch.config.environment import apply_overrides, name_the_origin
-from supportwatch.config.loader import read_mapping, reason
+from supportwatch.config.loader import MAX_SECRET_BYTES, decode, read_mapping, read_regular_file, reason
 from supportwatch.config.policy import (
     DEFAULT_CHART_UPGRADES,
     ChartUpgradeSettings,
@@ -57,9 +67,67 @@ class LogSettings(ConfigModel):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+MIN_READ_TOKEN_LENGTH = 16
+
+
+@dataclass(frozen=True, slots=True)
+class TokenFile:
+    """A token file named in the config, read at load: its ``path`` (shown) and ``token`` (never)."""
+
+    path: str
+    token: SecretStr
+
+
+def _read_token_file(value: object) -> TokenFile:
+    """``web.read_token_file``: an absolute path (no config folder to be relative to here), read now."""
+    if isinstance(value, TokenFile):
+        return value
+    if not isinstance(value, str) or not os.path.isabs(value):
+        raise ValueError(
+            "must be the absolute path of a file holding the read token, e.g. /run/secrets/read-token"
+        )
+    try:
+        token = decode(read_regular_file(Path(value), MAX_SECRET_BYTES, "read token file")).strip()
+    except ConfigError as exc:
+        raise ValueError(exc.message) from None
+    except UnicodeDecodeError:
+        raise ValueError("the read token file is not UTF-8 text; write the token as UTF-8 text") from None
+    if len(token) < MIN_READ_TOKEN_LENGTH:
+        raise ValueError(
+            f"the read token file holds {len(token)} characters; a read token needs at least "
+            f"{MIN_READ_TOKEN_LENGTH} (make one with `openssl rand -hex 24`)"
+        )
+    return TokenFile(value, SecretStr(token))
+
+
+ReadTokenFile = Annotated[
+    TokenFile, PlainValidator(_read_token_file), PlainSerializer(lambda item: item.path, return_type=str)
+]
+
+
 class WebSettings(ConfigModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    # where people reach the dashboard (behind a proxy, say): notices and digests link each
+    # deployment to {public_url}/deployments/{name}
+    public_url: AnyHttpUrl | None = None
+    # team calendar feeds (/calendar/{team}.ics): "off" serves them without a token; "optional"
+    # also takes a team's token (`supportwatch calendar-token TEAM`) and refuses a wrong one;
+    # "required" serves a team's feed only with its token, and /calendar.ics only with the read token
+    calendar_tokens: Literal["off", "optional", "required"] = "off"
+    # a file holding the token every page and API answer then needs (all but /healthz, /readyz,
+    # /metrics): as `Authorization: Bearer ...`, or once as ?token= (a cookie keeps it)
+    read_token_file: ReadTokenFile | None = None
+
+    @field_validator("calendar_tokens", mode="before")
+    @classmethod
+    def _calendar_tokens(cls, value: object) -> object:
+        return "off" if value is False else value  # YAML reads a bare `off` as false
+
+    @property
+    def read_token(self) -> SecretStr | None:
+        """The read token from ``read_token_file`` (read when the config was loaded), or None."""
+        return self.read_token_file.token if self.read_token_file is not None else None
 
 
 MAX_TIMEZONE_LENGTH = 255
@@ -116,11 +184,15 @@ class Settings(ConfigModel):
     receivers: list[ReceiverSettings] = Field(default_factory=list)
     routes: list[RouteSettings] = Field(default_factory=list)
     default_receiver: str = "console"
+    # who is told about source_stale and date_conflict (None: the default receiver)
+    data_health_receiver: str | None = None
     smtp: SmtpSettings | None = None
     notify: NotifySettings = Field(default_factory=NotifySettings)
     web: WebSettings = Field(default_factory=WebSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    # the demo's config says true: every page is labelled example data, and /demo/mail shows its mailbox
+    example_data: bool = False
     # values built from the settings: see _cached
     _values: dict[str, tuple[tuple[object, ...], Any]] = PrivateAttr(default_factory=dict)
 

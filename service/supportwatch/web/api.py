@@ -1,4 +1,10 @@
-"""``/api/v1``: the JSON documents of DESIGN §7 (check, releases), source health, dead letters."""
+"""``/api/v1``: the JSON documents of DESIGN §7 (check, releases), source health, dead letters.
+
+The documents are encoded here once (``JSONResponse``, no per-field validation: they are the
+CLI's own JSON) and kept by the response cache (``cache.py``) while the store and the day hold;
+``evaluated_at`` is then when the kept document was evaluated. Source health and dead letters
+are read on every request (one small query each).
+"""
 
 from __future__ import annotations
 
@@ -6,43 +12,44 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import JSONResponse
 
 from supportwatch.report import check_document, releases_document
 from supportwatch.service import SourceStatus
 from supportwatch.values import Component
-from supportwatch.web.state import WebState, web_state
+from supportwatch.web.state import NOT_FOUND, UNAVAILABLE, WebState, web_state
 
-router = APIRouter(prefix="/api/v1", tags=["api"])
+router = APIRouter(prefix="/api/v1", tags=["api"], responses=UNAVAILABLE)
 State = Annotated[WebState, Depends(web_state)]
 
 
-@router.get("/deployments")
-def deployments(state: State, team: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+@router.get("/deployments", response_model=dict[str, Any], responses=NOT_FOUND)
+def deployments(state: State, team: Annotated[str | None, Query()] = None) -> JSONResponse:
     """The ``check --format json`` document (with data health), optionally one team's (404 for
     a team that owns no deployment)."""
     now = state.clock()
-    reports = state.service.reports(now, team)
-    return check_document(reports, now, state.health_findings(now))
+    reports = state.reports(now, team)
+    return JSONResponse(check_document(reports, now, state.health_findings(now)))
 
 
-@router.get("/deployments/{name}")
-def deployment(name: str, state: State) -> dict[str, Any]:
+@router.get("/deployments/{name}", response_model=dict[str, Any], responses=NOT_FOUND)
+def deployment(name: str, state: State) -> JSONResponse:
     """One deployment's item of the ``check`` document; 404 for a name not tracked."""
     now = state.clock()
-    found = [report for report in state.service.reports(now) if report.deployment.name == name]
+    found = [report for report in state.reports(now) if report.deployment.name == name]
     if not found:
         raise HTTPException(
             404, detail=f"no tracked deployment named {name!r}; list them at /api/v1/deployments"
         )
     item: dict[str, Any] = check_document(found, now)["deployments"][0]
-    return {"evaluated_at": now.isoformat(), **item}
+    return JSONResponse({"evaluated_at": now.isoformat(), **item})
 
 
-@router.get("/releases")
-def releases(state: State, component: Annotated[Component | None, Query()] = None) -> dict[str, Any]:
+@router.get("/releases", response_model=dict[str, Any])
+def releases(state: State, component: Annotated[Component | None, Query()] = None) -> JSONResponse:
     """The ``releases --format json`` document, optionally one component's."""
-    catalog = state.service.catalog(state.clock())
-    return releases_document(state.service.releases(), catalog, component)
+    catalog = state.catalog(state.clock())
+    return JSONResponse(releases_document(state.releases(), catalog, component))
 
 
 @router.get("/sources")

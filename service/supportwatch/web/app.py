@@ -4,7 +4,9 @@ At its edge (``EdgeMiddleware``): HEAD is answered like GET without a body on ev
 and every request is counted with bounded labels — a method outside the standard set is
 ``other``, a path no route matches is ``unmatched`` (else the route template), a status is
 one of the codes the app answers or its class (``4xx``) — so odd requests cannot add series.
-A database failure in any route is a 503 with a short reason (``unavailable.py``).
+A database failure in any route is a 503 with a short reason (``unavailable.py``). Inside the
+access check, the read routes answer from a cache keyed on what they depend on (``cache.py``);
+``/docs`` and ``/redoc`` are served from packaged assets (``docs.py``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from supportwatch.config import Settings
 from supportwatch.service import Service, UnknownTeam
-from supportwatch.web import api, calendar_routes, dashboard, health, metrics, unavailable
+from supportwatch.web import api, calendar_routes, dashboard, demo_mail, docs, health, metrics, unavailable
+from supportwatch.web.auth import AccessMiddleware
+from supportwatch.web.cache import CacheMiddleware
+from supportwatch.web.errors import install_error_pages
 from supportwatch.web.state import WebState, all_secrets, unknown_team
 
 # label values: every other method, path and status folds into a few values
@@ -34,17 +39,26 @@ def utc_now() -> datetime:
 
 
 def create_app(
-    settings: Settings, *, service: Service | None = None, clock: Callable[[], datetime] = utc_now
+    settings: Settings,
+    *,
+    service: Service | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    leader: Callable[[], bool] | None = None,
+    jobs: metrics.JobStats | None = None,
 ) -> FastAPI:
     """The read-only HTTP app over ``service`` (opened here from ``settings`` when None).
 
     A service opened here is closed when the app shuts down; an injected one stays the
-    caller's to close. ``clock`` supplies every ``now`` the routes use.
+    caller's to close. ``clock`` supplies every ``now`` the routes use. ``leader`` says whether
+    this process leads the scheduler's jobs (``/readyz``, ``supportwatch_leader``; None: it runs
+    no scheduler) and ``jobs`` is where the scheduler records its job runs, for ``/metrics``.
     """
     owns = service is None
     service = service if service is not None else Service.open(settings)
-    state = WebState(service=service, clock=clock, owns_service=owns, secret_values=all_secrets(settings))
-    state.registry, state.requests = metrics.build_registry(state)
+    state = WebState(
+        service=service, clock=clock, owns_service=owns, secret_values=all_secrets(settings), leader=leader
+    )
+    state.registry, state.requests = metrics.build_registry(state, jobs)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -58,13 +72,21 @@ def create_app(
         title="supportwatch",
         summary="Astro Remote Execution Agent maintenance: read-only API, calendar feeds and dashboard.",
         lifespan=lifespan,
+        docs_url=None,  # docs.py serves them from packaged assets
+        redoc_url=None,
     )
     app.state.web = state
     for module in (health, api, calendar_routes, dashboard, metrics):
         app.include_router(module.router)
+    docs.install(app)
     unavailable.install(app)
     app.add_exception_handler(UnknownTeam, unknown_team)
+    app.add_middleware(CacheMiddleware, state=state)  # kept answers, behind the access check
+    app.add_middleware(AccessMiddleware, state=state)  # read and feed tokens, inside the edge
     app.add_middleware(EdgeMiddleware, state=state)
+    if settings.example_data:
+        app.include_router(demo_mail.router)
+    install_error_pages(app)
     return app
 
 
