@@ -24,7 +24,8 @@ from supportwatch.notify.base import Notifier
 from supportwatch.notify.console import ConsoleNotifier
 from supportwatch.notify.email import EmailNotifier
 from supportwatch.notify.message import Message, Notice
-from supportwatch.notify.slack import RateLimiter, SlackNotifier
+from supportwatch.notify.pacing import RateLimiter
+from supportwatch.notify.slack import SlackNotifier
 
 from .loopback import (
     BOT_TOKEN,

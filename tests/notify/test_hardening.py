@@ -21,9 +21,10 @@ from supportwatch.notify.delivery import Delivery
 from supportwatch.notify.email import EmailNotifier, message_id, render_email
 from supportwatch.notify.log import DeliveryKey, DeliveryLog, DeliveryState
 from supportwatch.notify.message import Message, Notice
+from supportwatch.notify.pacing import RateLimiter
 from supportwatch.notify.payload import NoticePayload
 from supportwatch.notify.plan import Outgoing
-from supportwatch.notify.slack import RateLimiter, SlackNotifier
+from supportwatch.notify.slack import SlackNotifier
 from supportwatch.notify.slack_blocks import slack_chunks
 from supportwatch.notify.wiring import Integration, NotifyRuntime
 from supportwatch.service import Service

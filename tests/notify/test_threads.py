@@ -14,7 +14,8 @@ from pydantic import SecretStr
 from supportwatch.config import SlackSettings
 from supportwatch.notify.log import DeliveryLog, DeliveryState
 from supportwatch.notify.message import Message, thread_key
-from supportwatch.notify.slack import RateLimiter, SlackNotifier
+from supportwatch.notify.pacing import RateLimiter
+from supportwatch.notify.slack import SlackNotifier
 from supportwatch.notify.slack_blocks import validate
 from supportwatch.notify.wiring import NotifyRuntime
 from supportwatch.service import Service

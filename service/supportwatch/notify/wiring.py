@@ -18,9 +18,8 @@ from supportwatch.notify.base import Notifier, Unusable
 from supportwatch.notify.console import ConsoleNotifier
 from supportwatch.notify.email import EmailNotifier
 from supportwatch.notify.message import Notice
+from supportwatch.notify.pacing import RateLimiter
 from supportwatch.notify.plan import CONSOLE, Route, Router
-from supportwatch.notify.slack import RateLimiter, SlackNotifier
-from supportwatch.notify.slack_blocks import slack_chunks
 
 Splitter = Callable[[Sequence[Notice]], list[tuple[Notice, ...]]]
 
@@ -92,6 +91,10 @@ def _whole(notices: Sequence[Notice]) -> list[tuple[Notice, ...]]:
 def _slack(
     settings: Settings, receiver: ReceiverSettings, runtime: NotifyRuntime, limiter: RateLimiter
 ) -> Integration:
+    # the Slack client is loaded only by a service that has a Slack receiver
+    from supportwatch.notify.slack import SlackNotifier  # noqa: PLC0415
+    from supportwatch.notify.slack_blocks import slack_chunks  # noqa: PLC0415
+
     assert receiver.slack is not None
     target = f"{receiver.name}/slack"
     try:
