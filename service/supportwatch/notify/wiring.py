@@ -16,7 +16,6 @@ from supportwatch.config import ReceiverSettings, Settings
 from supportwatch.errors import PermanentDeliveryError
 from supportwatch.notify.base import Notifier, Unusable
 from supportwatch.notify.console import ConsoleNotifier
-from supportwatch.notify.email import EmailNotifier
 from supportwatch.notify.message import Notice
 from supportwatch.notify.pacing import RateLimiter
 from supportwatch.notify.plan import CONSOLE, Route, Router
@@ -113,6 +112,8 @@ def _slack(
 def _email(
     settings: Settings, receiver: ReceiverSettings, runtime: NotifyRuntime, limiter: RateLimiter
 ) -> Integration:
+    from supportwatch.notify.email import EmailNotifier  # noqa: PLC0415 - as for Slack above
+
     assert receiver.email is not None
     assert settings.smtp is not None
     notifier = EmailNotifier(

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from supportwatch.web.state import WebState
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
@@ -34,6 +36,9 @@ _HOST = re.compile(r"(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45
 
 @cache
 def environment() -> Environment:
+    # jinja2 is loaded by the first page rendered, not at start (idle memory)
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape  # noqa: PLC0415
+
     return Environment(
         loader=PackageLoader("supportwatch.web", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),

@@ -13,16 +13,19 @@ import logging
 import sqlite3
 import sys
 from functools import cache
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy.exc import SQLAlchemyError
 
 from supportwatch.config import redact_url
 from supportwatch.errors import StoreError
 from supportwatch.notify.base import redact
 from supportwatch.web.state import WebState
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 logger = logging.getLogger("supportwatch.web")
 
@@ -46,6 +49,9 @@ REASON = (
 
 @cache
 def _environment() -> Environment:
+    # jinja2 is loaded by the first page rendered, not at start (idle memory)
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape  # noqa: PLC0415
+
     return Environment(
         loader=PackageLoader("supportwatch.web", "templates"),
         autoescape=select_autoescape(default=True, default_for_string=True),
