@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from sqlalchemy import Engine, Select, Table, create_engine, delete, event, func, tuple_
 from sqlalchemy import select as core_select
@@ -34,6 +34,7 @@ from supportwatch.tables import (
     ObservationRow,
     ReleaseRow,
     SourceStateRow,
+    row_value,
 )
 from supportwatch.values import (
     ERROR_MAX,
@@ -47,8 +48,6 @@ from supportwatch.values import (
     clean_text,
     storable,
 )
-
-V = TypeVar("V")
 
 
 class RecordRefused(SourceError):
@@ -297,7 +296,7 @@ class Store:
             for comp, version, source in session.exec(obs_query):
                 seen.setdefault((comp, version), []).append(source)
             return [
-                _value(row, Release, sources=tuple(sorted(seen.get((row.component, row.version), []))))
+                row_value(row, Release, sources=tuple(sorted(seen.get((row.component, row.version), []))))
                 for row in session.exec(query)
                 if withdrawn or (row.component, row.version) in seen
             ]
@@ -310,24 +309,24 @@ class Store:
                     col(ObservationRow.component) == component, col(ObservationRow.version) == version
                 )
             )
-            return [_value(row, Observation) for row in rows]
+            return [row_value(row, Observation) for row in rows]
 
     def all_observations(self) -> list[Observation]:
         """Every source's claim about every version (for the date-conflict check)."""
         with Session(self.engine) as session:
-            return [_value(row, Observation) for row in session.exec(select(ObservationRow))]
+            return [row_value(row, Observation) for row in session.exec(select(ObservationRow))]
 
     def source_state(self, name: str) -> SourceState | None:
         """The stored health and validators of one source, if it was ever polled."""
         with Session(self.engine) as session:
             row = session.get(SourceStateRow, name)
-            return None if row is None else _value(row, SourceState)
+            return None if row is None else row_value(row, SourceState)
 
     def source_states(self) -> list[SourceState]:
         """Every polled source's health, by name."""
         with Session(self.engine) as session:
             rows = session.exec(select(SourceStateRow).order_by(col(SourceStateRow.name)))
-            return [_value(row, SourceState) for row in rows]
+            return [row_value(row, SourceState) for row in rows]
 
     def revision(self) -> tuple[Any, ...]:
         """A fingerprint of everything the catalog's readers see, cheap enough for every request.
@@ -388,22 +387,6 @@ class Store:
 
 
 _STATE_FIELDS = tuple(item.name for item in fields(SourceState) if item.name != "name")
-
-
-def _value(row: Any, cls: type[V], **given: Any) -> V:
-    """The value ``cls`` (a dataclass) with each field read off ``row``, unless ``given``.
-
-    A JSON list (``image_tags``) becomes the tuple the values hold.
-    """
-    names = _FIELDS.get(cls) or _FIELDS.setdefault(cls, tuple(item.name for item in fields(cast(Any, cls))))
-    return cls(**{name: given[name] if name in given else _frozen(getattr(row, name)) for name in names})
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _frozen(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
 
 
 def _facts(release: Release) -> dict[str, Any]:

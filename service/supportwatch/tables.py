@@ -6,8 +6,9 @@ applies before anything is stored.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import JSON, Column, DateTime, Dialect, Index, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
@@ -195,3 +196,21 @@ class CalendarTokenRow(SQLModel, table=True):
     team: str = Field(primary_key=True, max_length=128)
     token_hash: str = Field(max_length=64)
     created_at: datetime = Field(sa_column=utc_column())
+
+
+V = TypeVar("V")
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def row_value(row: SQLModel, cls: type[V], **given: Any) -> V:
+    """The value ``cls`` (a dataclass) with each field read off ``row``, unless ``given``: the
+    one way rows become values, for the catalog and the notification log alike.
+
+    A JSON list (``image_tags``) becomes the tuple the values hold.
+    """
+    names = _FIELDS.get(cls) or _FIELDS.setdefault(cls, tuple(item.name for item in fields(cast(Any, cls))))
+    return cls(**{name: given[name] if name in given else _frozen(getattr(row, name)) for name in names})
+
+
+def _frozen(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from supportwatch.notify.log import DeliveryKey
 from supportwatch.notify.sql import insert_for, slices
-from supportwatch.tables import FindingStateRow
+from supportwatch.tables import FindingStateRow, row_value
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,16 +253,4 @@ def _write(row: FindingStateRow, changed: tuple[Change, FindingState] | None) ->
 
 
 def _state(row: FindingStateRow) -> FindingState:
-    return FindingState(
-        dedup_key=row.dedup_key,
-        kind=row.kind,
-        deployment=row.deployment,
-        team=row.team,
-        payload=dict(row.payload),
-        first_seen_at=row.first_seen_at,
-        resolved_at=row.resolved_at,
-        superseded=row.superseded,
-        episode=row.episode,
-        severity=row.severity,
-        last_seen_at=row.last_seen_at,
-    )
+    return row_value(row, FindingState, payload=dict(row.payload))

@@ -33,7 +33,7 @@ from sqlalchemy import ColumnElement, Engine, and_, func, or_, true, update
 from sqlmodel import Session, col, select
 
 from supportwatch.notify.sql import insert_for, slices, table_of
-from supportwatch.tables import DeliveryRow
+from supportwatch.tables import DeliveryRow, row_value
 
 
 class DeliveryState(StrEnum):
@@ -459,17 +459,4 @@ def _due(now: datetime) -> ColumnElement[bool]:
 
 
 def _record(row: DeliveryRow) -> DeliveryRecord:
-    return DeliveryRecord(
-        target=row.target,
-        key=row.key,
-        state=DeliveryState(row.state),
-        attempts=row.attempts,
-        created_at=row.created_at,
-        next_attempt_at=row.next_attempt_at,
-        sent_at=row.sent_at,
-        last_error=row.last_error,
-        summary=row.summary,
-        payload=dict(row.payload),
-        thread=row.thread,
-        external_id=row.external_id,
-    )
+    return row_value(row, DeliveryRecord, state=DeliveryState(row.state), payload=dict(row.payload))
