@@ -33,7 +33,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,6 +54,7 @@ from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp, Receive, Scope, Send
 from typer.testing import CliRunner
 
+from routes import flat
 from secrets_table import (
     BOT_TOKEN,
     BREAKS,
@@ -934,16 +935,6 @@ def test_each_row_fails_the_way_the_table_says(lab: Lab, row: Row) -> None:
         assert daemon.statuses.get("/readyz") == 200, daemon.text[-3000:]
 
 
-def _flat(routes: Sequence[Any]) -> Iterator[Any]:
-    """Every route, those of included routers too (FastAPI lists an included router as one)."""
-    for route in routes:
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            yield from _flat(inner.routes)
-        else:
-            yield route
-
-
 def test_the_paths_cover_every_get_route(lab: Lab) -> None:
     row = next(row for row in ROWS if row.reachable and row.database == "sqlite")
     lab.outcome(row)
@@ -951,7 +942,7 @@ def test_the_paths_cover_every_get_route(lab: Lab) -> None:
     web = create_app(settings)
     paths = [path.split("?", 1)[0] for path in PATHS]
     uncovered = []
-    for route in _flat(web.routes):
+    for route in flat(web.routes):
         methods = getattr(route, "methods", None) or set()
         regex = getattr(route, "path_regex", None)
         if "GET" in methods and regex is not None and not any(regex.match(path) for path in paths):

@@ -10,9 +10,8 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -21,6 +20,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 
+from routes import flat
 from supportwatch.config import Settings
 from supportwatch.service import Service
 from supportwatch.store import Store
@@ -86,20 +86,10 @@ def request_series(client: TestClient) -> set[tuple[str, str, str]]:
 # --- HEAD ---------------------------------------------------------------------------------
 
 
-def _flat(routes: Sequence[Any]) -> Iterator[Any]:
-    """Every route, those of included routers too (FastAPI lists an included router as one)."""
-    for route in routes:
-        inner = getattr(route, "original_router", None)
-        if inner is not None:
-            yield from _flat(inner.routes)
-        else:
-            yield route
-
-
 def test_every_get_route_answers_head_like_get_without_a_body(client: TestClient) -> None:
     # the API's routes as OpenAPI lists them, and every other route (pages, documentation)
     api = {path for path, item in client.get("/openapi.json").json()["paths"].items() if "get" in item}
-    others = {route.path for route in _flat(client.app.routes) if "GET" in getattr(route, "methods", ())}  # type: ignore[attr-defined]
+    others = {route.path for route in flat(client.app.routes) if "GET" in getattr(route, "methods", ())}  # type: ignore[attr-defined]
     routes = api | others
     assert routes == GET_ROUTES
     for route in sorted(routes):
