@@ -85,15 +85,7 @@ def _deployment_item(report: DeploymentReport) -> dict[str, Any]:
         "nominal_end_of_maintenance": _day(report.nominal_end_of_maintenance),
         "days_left": report.days_left,
         "target": target_item(report),
-        "plan": [
-            {
-                "change": step.change,
-                "text": step.text,
-                "image": step.image,
-                "chart_version": step.chart_version,
-            }
-            for step in report.plan
-        ],
+        "plan": plan_items(report),
         "findings": [
             {
                 "kind": finding.kind.value,
@@ -105,6 +97,14 @@ def _deployment_item(report: DeploymentReport) -> dict[str, Any]:
             for finding in report.findings
         ],
     }
+
+
+def plan_items(report: DeploymentReport) -> list[dict[str, str | None]]:
+    """The report's plan steps as the JSON document and the pages show them."""
+    return [
+        {"change": step.change, "text": step.text, "image": step.image, "chart_version": step.chart_version}
+        for step in report.plan
+    ]
 
 
 def target_item(report: DeploymentReport) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 from supportwatch.checks import DeploymentReport, evaluation_day
 from supportwatch.notify.episodes import FindingState
 from supportwatch.notify.log import DeliveryKey, DeliveryRecord
-from supportwatch.report import end_text, target_item, target_text
+from supportwatch.report import end_text, plan_items, target_item, target_text
 from supportwatch.values import Finding
 from supportwatch.web.layout import page
 from supportwatch.web.state import WebState, web_state
@@ -52,15 +52,7 @@ def deployment_page(
         "d": deployment_item(report, today),
         "facts": _facts(report),
         "target": target_item(report),
-        "plan": [
-            {
-                "change": step.change,
-                "text": step.text,
-                "image": step.image,
-                "chart_version": step.chart_version,
-            }
-            for step in report.plan
-        ],
+        "plan": plan_items(report),
         "timeline": build_timeline(
             service.catalog(now),
             today,
