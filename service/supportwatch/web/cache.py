@@ -40,6 +40,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from supportwatch.web.auth import route_path
 from supportwatch.web.state import WebState
 from supportwatch.web.unavailable import database_errors, database_unavailable
 
@@ -245,17 +246,8 @@ class Pending:
 
 
 def _cached(scope: Scope) -> Cached | None:
-    path = _route_path(scope)
+    path = route_path(scope)
     return next((cached for cached in CACHED if cached.pattern.match(path)), None)
-
-
-def _route_path(scope: Scope) -> str:
-    """The path the routes match (without the app's ``root_path``)."""
-    path = str(scope["path"])
-    root = str(scope.get("root_path", ""))
-    if root and path.startswith(root) and path[len(root) : len(root) + 1] in ("", "/"):
-        return path[len(root) :] or "/"
-    return path
 
 
 def _key(cached: Cached, scope: Scope) -> tuple[object, ...] | None:
@@ -272,7 +264,7 @@ def _key(cached: Cached, scope: Scope) -> tuple[object, ...] | None:
         return None
     key: tuple[object, ...] = (
         cached.template,
-        _route_path(scope),
+        route_path(scope),
         tuple(values.get(name, [None])[0] for name in query),
     )
     if cached.needs.origin:
