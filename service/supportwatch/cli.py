@@ -29,7 +29,7 @@ import typer
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from supportwatch.checks import worst
+from supportwatch.checks import DeploymentReport, worst
 from supportwatch.config import (
     Settings,
     hide_database_password,
@@ -49,7 +49,7 @@ from supportwatch.report import (
 )
 from supportwatch.service import Service, UnknownTeam
 from supportwatch.tokens import TokenExists
-from supportwatch.values import Severity, clean_text
+from supportwatch.values import Finding, Severity, clean_text
 from supportwatch.wording import count
 
 if TYPE_CHECKING:
@@ -140,6 +140,12 @@ def _sqlite_folder(database_url: str) -> None:
         )
 
 
+def _evaluated(settings: Settings, now: datetime) -> tuple[list[DeploymentReport], list[Finding]]:
+    """Every deployment's report and the data-health findings as of ``now``."""
+    with _service(settings) as service:
+        return service.evaluate(now), service.health_findings(now)
+
+
 @contextmanager
 def _service(settings: Settings, *, migrate: bool | None = None) -> Iterator[Service]:
     """The service for one command; database failures become a clear exit-2 error."""
@@ -222,9 +228,7 @@ def check(
     """Evaluate the tracked deployments against the stored catalog."""
     settings = _settings(ctx)
     now = parse_at(at, settings.tz)
-    with _service(settings) as service:
-        reports = service.evaluate(now)
-        health = service.health_findings(now)
+    reports, health = _evaluated(settings, now)
     if output is OutputFormat.JSON and sys.stdout.isatty():
         _print_json(check_document(reports, now, health))
     elif output is OutputFormat.JSON:
@@ -433,9 +437,7 @@ def preview(
 
     settings = _settings(ctx)
     now = parse_at(at, settings.tz)
-    with _service(settings) as service:
-        reports = service.evaluate(now)
-        health = service.health_findings(now)
+    reports, health = _evaluated(settings, now)
     try:
         written = write_preview(
             settings, reports, health, now=now, output=output, receiver=receiver, digest=digest_
