@@ -30,10 +30,11 @@ from pathlib import Path
 import yaml
 
 from supportwatch.config import Settings
+from supportwatch.engine import create_engine_for
 from supportwatch.migrations import upgrade
 from supportwatch.service import Service
 from supportwatch.sources.helm import parse_helm_index
-from supportwatch.store import Store, create_engine_for
+from supportwatch.store import Store
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"

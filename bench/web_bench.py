@@ -10,8 +10,10 @@ static source, on a SQLite file), in the same run and on 127.0.0.1 only:
 Each is loaded with wrk (``-t2 -c16``) on ``/calendar.ics``, one team's feed and
 ``/api/v1/deployments``, after one request has filled the cache; the first request to the team
 feed on a fresh server is timed as the cold render (a team feed needs no fleet evaluation).
-Then ``supportwatch run`` is started on the same config: the time until ``/readyz`` answers 200,
-and its RSS (``/proc``) once it is idle after start. Every server is stopped by the benchmark.
+Then ``supportwatch run`` is started on the bundled config (as ``make run``; its sources are
+unreachable here) and on each fleet's, each on a new database: the time until ``/readyz``
+answers 200 and its RSS (``/proc``) then and once the leader's first jobs have run. Every
+server is stopped by the benchmark.
 
     .venv/bin/python bench/web_bench.py [--fleets 10,1000,10000] [--seconds 8]
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -30,7 +33,6 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -42,7 +44,6 @@ PYTHON = sys.executable
 SUPPORTWATCH = str(Path(PYTHON).with_name("supportwatch"))
 WRK = "/usr/bin/wrk"
 NGINX = "/usr/sbin/nginx"
-INLINE_ACCESS = "SUPPORTWATCH_BENCH_INLINE_ACCESS"
 # (label, path, media type, file name nginx serves)
 CALENDAR = ("calendar", "/calendar.ics", "text/calendar; charset=utf-8", "calendar.ics")
 API = ("api", "/api/v1/deployments", "application/json", "deployments.json")
@@ -114,36 +115,8 @@ def serve_app(config: str, port: int) -> None:
     from supportwatch.config import load_settings  # noqa: PLC0415
     from supportwatch.web import create_app  # noqa: PLC0415
 
-    if os.environ.get(INLINE_ACCESS):
-        _inline_access()
     app = create_app(load_settings(config))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
-
-
-def _inline_access() -> None:
-    """What if the access check ran on the event loop whenever it needs no database (all but a
-    team feed asked with ``?token=`` while feed tokens are on): patched in for ``--inline-access``."""
-    from fastapi import Request  # noqa: PLC0415
-    from starlette.concurrency import run_in_threadpool  # noqa: PLC0415
-
-    from supportwatch.web import auth  # noqa: PLC0415
-
-    async def call(self: auth.AccessMiddleware, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http" or auth.route_path(scope) in auth.OPEN_PATHS:
-            await self.app(scope, receive, send)
-            return
-        request = Request(scope)
-        lookup = self.state.settings.web.calendar_tokens != "off" and auth.TOKEN_PARAM in request.query_params
-        try:
-            refusal = await run_in_threadpool(self.refusal, request) if lookup else self.refusal(request)
-        except auth.DATABASE_ERRORS as exc:
-            refusal = auth.database_unavailable(request, exc)
-        if refusal is None:
-            await self.app(scope, receive, send)
-        else:
-            await refusal(scope, receive, send)
-
-    auth.AccessMiddleware.__call__ = call  # type: ignore[method-assign]
 
 
 def serve_bare(folder: str, port: int) -> None:
@@ -281,24 +254,47 @@ def _size(size: int) -> str:
     return f"{size / 1024:.0f} KiB" if size < 1024 * 1024 else f"{size / 1024 / 1024:.1f} MiB"
 
 
-def bench_start(deployments: int, releases: int) -> str:
-    """``supportwatch run``: seconds until ``/readyz`` answers 200 and the idle RSS after start."""
+def bench_start(config: Path, cwd: Path) -> tuple[float, float, float]:
+    """``supportwatch run`` on ``config`` (its database not yet created): seconds until ``/readyz``
+    answers 200, its RSS (MiB, from ``/proc``) then, and 3 s later, once the leader's first jobs
+    (every poll, notify, digest) have run."""
+    port = free_port()
+    run = subprocess.Popen(
+        [SUPPORTWATCH, "--config", str(config), "run", "--port", str(port)],
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        ready = wait_until_up(f"http://127.0.0.1:{port}/readyz", run)
+        at_ready = _rss(run.pid)
+        time.sleep(3)
+        after_jobs = _rss(run.pid)
+    finally:
+        stop(run)
+    return ready, at_ready, after_jobs
+
+
+def _rss(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status)[1]) / 1024  # type: ignore[index]
+
+
+def start_rows(fleets: list[int], releases: int) -> list[str]:
+    """The start-up figures: the bundled config (as ``make run``: its sources unreachable here),
+    then the bench's fleets."""
+    rows = []
     with tempfile.TemporaryDirectory(prefix="supportwatch-web-bench-") as tmp:
-        config = write_config(Path(tmp), deployments, releases, "json")
-        port = free_port()
-        run = subprocess.Popen(
-            [SUPPORTWATCH, "--config", str(config), "run", "--port", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            ready = wait_until_up(f"http://127.0.0.1:{port}/readyz", run)
-            time.sleep(3)  # the first jobs (static source, notify, digest) run at once on the leader
-            status = Path(f"/proc/{run.pid}/status").read_text()
-            rss = int(re.search(r"VmRSS:\s+(\d+) kB", status)[1]) / 1024  # type: ignore[index]
-        finally:
-            stop(run)
-    return f"| {deployments:,} | {ready:.2f} s | {rss:.0f} MiB |"
+        shutil.copytree(ROOT / "config", Path(tmp) / "config")
+        ready, at_ready, after = bench_start(Path("config/supportwatch.yaml"), Path(tmp))
+        rows.append(f"| bundled config (`make run`) | {ready:.2f} s | {at_ready:.0f} MiB | {after:.0f} MiB |")
+    for deployments in fleets:
+        with tempfile.TemporaryDirectory(prefix="supportwatch-web-bench-") as tmp:
+            config = write_config(Path(tmp), deployments, releases, "json")
+            ready, at_ready, after = bench_start(config, Path(tmp))
+            label = f"{deployments:,} deployments"
+            rows.append(f"| {label} | {ready:.2f} s | {at_ready:.0f} MiB | {after:.0f} MiB |")
+    return rows
 
 
 def main() -> None:
@@ -311,16 +307,9 @@ def main() -> None:
     parser.add_argument("--releases", type=int, default=500)
     parser.add_argument("--seconds", type=float, default=8.0, help="wrk duration per endpoint and server")
     parser.add_argument(
-        "--inline-access",
-        action="store_true",
-        help="what if the access check hopped to a thread only to look up a feed token",
-    )
-    parser.add_argument(
         "--no-start", action="store_true", help="skip the `supportwatch run` start-up figures"
     )
     args = parser.parse_args()
-    if args.inline_access:
-        os.environ[INLINE_ACCESS] = "1"
     fleets = [int(item) for item in args.fleets.split(",")]
     python, cpus = sys.version.split()[0], os.cpu_count()
     print(f"releases={args.releases} wrk -t2 -c16 -d{args.seconds:g}s (python {python}, {cpus} CPUs)")
@@ -332,10 +321,10 @@ def main() -> None:
     if args.no_start:
         return
     print()
-    print("| deployments | `supportwatch run` ready (`/readyz` 200) | idle RSS after start |")
-    print("|---|---|---|")
-    for deployments in fleets:
-        print(bench_start(deployments, args.releases), flush=True)
+    print("| `supportwatch run` on | ready (`/readyz` 200) | RSS when ready | RSS after the first jobs |")
+    print("|---|---|---|---|")
+    for row in start_rows(fleets, args.releases):
+        print(row, flush=True)
 
 
 if __name__ == "__main__":

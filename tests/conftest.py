@@ -15,8 +15,8 @@ from hypothesis import settings
 from sqlalchemy import Engine, text
 
 from pgserver import postgres_cluster
+from supportwatch.engine import create_engine_for
 from supportwatch.migrations import upgrade
-from supportwatch.store import create_engine_for
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -31,7 +31,7 @@ from replicas import (
     wait_for,
     write_config,
 )
-from supportwatch.store import create_engine_for
+from supportwatch.engine import create_engine_for
 
 
 @pytest.fixture

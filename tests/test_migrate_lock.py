@@ -19,8 +19,8 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
+from supportwatch.engine import create_engine_for
 from supportwatch.migrations import head_revision
-from supportwatch.store import create_engine_for
 
 SUPPORTWATCH = Path(sys.executable).parent / "supportwatch"
 RECORD_DDL = """

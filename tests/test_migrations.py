@@ -1,14 +1,27 @@
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 import threading
 
+import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from supportwatch import migrations
-from supportwatch.migrations import current_revision, head_revision, upgrade
-from supportwatch.store import create_engine_for
+from supportwatch.engine import create_engine_for
+from supportwatch.migrations import (
+    URL_VARIABLE,
+    MigrationFailed,
+    current_revision,
+    head_revision,
+    upgrade,
+    upgrade_in_child,
+)
+from supportwatch.migrations import __main__ as migrations_main
 
 
 def test_head_matches_alembic() -> None:
@@ -61,3 +74,128 @@ def test_processes_upgrading_an_empty_database_at_once_apply_it_once(database_ur
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def test_upgrade_in_child_migrates_a_fresh_database_then_finds_it_at_the_head(sqlite_url: str) -> None:
+    engine = create_engine_for(sqlite_url)
+    try:
+        assert upgrade_in_child(engine) is True
+        assert current_revision(engine) == head_revision()
+        assert upgrade_in_child(engine) is False  # no child at all when nothing is due
+    finally:
+        engine.dispose()
+
+
+def test_a_failed_child_migration_says_why_and_leaves_the_database_as_it_was(sqlite_url: str) -> None:
+    engine = create_engine_for(sqlite_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            connection.execute(text("INSERT INTO alembic_version VALUES ('9999')"))
+        with pytest.raises(MigrationFailed, match="9999"):
+            upgrade_in_child(engine)
+        assert current_revision(engine) == "9999"
+        assert not inspect(engine).has_table("release")
+    finally:
+        engine.dispose()
+
+
+def run_migrations_module(environ: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if key != URL_VARIABLE}
+    return subprocess.run(
+        [sys.executable, "-m", "supportwatch.migrations"],
+        env={**env, **environ},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_migrations_module_migrates_the_database_its_variable_names(sqlite_url: str) -> None:
+    child = run_migrations_module({URL_VARIABLE: sqlite_url})
+    assert (child.returncode, child.stderr) == (0, "")
+    engine = create_engine_for(sqlite_url)
+    try:
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_the_migrations_module_without_its_variable_names_it() -> None:
+    child = run_migrations_module({})
+    assert child.returncode == 1
+    assert child.stderr.strip() == f"{URL_VARIABLE} is not set: name the database to migrate"
+
+
+def test_the_migrations_module_reports_an_unreachable_server_in_one_line_without_the_password() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound, never listening: the connection is refused
+        url = f"postgresql+psycopg://supportwatch:hunter2-not-shown@127.0.0.1:{port}/supportwatch"
+        child = run_migrations_module({URL_VARIABLE: url})
+    assert child.returncode == 1
+    assert len(child.stderr.strip().splitlines()) == 1
+    assert "hunter2-not-shown" not in child.stderr
+    assert "Traceback" not in child.stderr
+    assert "127.0.0.1" in child.stderr
+
+
+def test_the_catalog_revision_reads_the_newest_change_from_an_index(engine: Engine) -> None:
+    """The store's revision runs on every cached request: its newest ``updated_at`` must not
+    scan the release table."""
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            plan = " ".join(
+                str(row[-1])
+                for row in connection.execute(text("EXPLAIN QUERY PLAN SELECT max(updated_at) FROM release"))
+            )
+        else:
+            connection.execute(text("SET enable_seqscan = off"))
+            plan = " ".join(
+                str(row[0]) for row in connection.execute(text("EXPLAIN SELECT max(updated_at) FROM release"))
+            )
+    assert "ix_release_updated_at" in plan
+
+
+def test_a_child_migration_that_does_not_finish_in_time_is_a_failure(sqlite_url: str) -> None:
+    engine = create_engine_for(sqlite_url)
+    try:
+        with pytest.raises(MigrationFailed, match=r"did not finish within 0\.01 s"):
+            upgrade_in_child(engine, timeout=0.01)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql+psycopg://sw:hunter2-not-shown@127.0.0.1:{port}/sw", "127.0.0.1"),
+        ("hunter2-not-shown://", "Could not parse"),  # unparsable: the whole URL is the secret
+    ],
+)
+def test_the_migrations_entry_point_reports_one_line_without_the_secret(
+    url: str, shown: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))  # bound, never listening: the connection is refused
+        monkeypatch.setenv(URL_VARIABLE, url.format(port=sock.getsockname()[1]))
+        assert migrations_main.main() == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "hunter2-not-shown" not in err
+    assert shown in err
+
+
+def test_the_migrations_entry_point_migrates_in_process_too(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(URL_VARIABLE, sqlite_url)
+    assert migrations_main.main() == 0
+    monkeypatch.setenv(URL_VARIABLE, " ")
+    assert migrations_main.main() == 1
+    engine = create_engine_for(sqlite_url)
+    try:
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()

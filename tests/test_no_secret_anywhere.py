@@ -76,8 +76,9 @@ from secrets_table import (
 )
 from supportwatch.cli import app
 from supportwatch.config import load_settings
+from supportwatch.engine import create_engine_for
 from supportwatch.service import Service
-from supportwatch.store import Store, create_engine_for
+from supportwatch.store import Store
 from supportwatch.web import create_app
 
 FIXTURES = Path(__file__).parent / "fixtures"

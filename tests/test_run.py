@@ -15,11 +15,13 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from supportwatch.cli import app
 from supportwatch.config import Settings
 from supportwatch.daemon import serve
+from supportwatch.engine import create_engine_for
 from supportwatch.leader import FileLeader, leader_for
 from supportwatch.service import Service
 
@@ -143,3 +145,20 @@ def test_run_refuses_an_unmigrated_postgres_database(postgres_url: str, tmp_path
     result: Any = CliRunner().invoke(app, ["--config", str(config), "run", "--port", str(free_port())])
     assert result.exit_code == 2
     assert "run `supportwatch db upgrade`" in result.stderr
+
+
+def test_run_says_why_a_migration_failed_and_exits_2(config: Path, tmp_path: Path) -> None:
+    """The migrations run in a child process; its failure (here a revision this release does
+    not know) stops start-up with the reason, not a traceback."""
+    engine = create_engine_for(f"sqlite:///{tmp_path / 'sw.db'}")
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            connection.execute(text("INSERT INTO alembic_version VALUES ('9999')"))
+    finally:
+        engine.dispose()
+    result: Any = CliRunner().invoke(app, ["--config", str(config), "run", "--port", str(free_port())])
+    assert result.exit_code == 2
+    assert "cannot migrate the database sqlite:///" in result.stderr
+    assert "9999" in result.stderr
+    assert "Traceback" not in result.stderr

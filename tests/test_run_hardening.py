@@ -18,10 +18,10 @@ from sqlalchemy.exc import OperationalError
 
 from supportwatch.config import Settings
 from supportwatch.daemon import bind, cannot_open, serve
+from supportwatch.engine import create_engine_for
 from supportwatch.errors import ConfigError
 from supportwatch.notify.log import DeliveryLog
 from supportwatch.scheduler import Scheduler
-from supportwatch.store import create_engine_for
 
 SUPPORTWATCH = Path(sys.executable).parent / "supportwatch"
 # a floating tag: one finding, which the default console receiver would log at once

@@ -16,13 +16,13 @@ import pytest
 from sqlalchemy import Engine, text
 
 from supportwatch.config import Settings, load_settings
+from supportwatch.engine import create_engine_for
 from supportwatch.errors import ConfigError, SchedulerLocked
 from supportwatch.leader import FileLeader, PostgresLeader, leader_for
 from supportwatch.notify.delivery import DeliveryReport
 from supportwatch.notify.log import DeliveryKey, DeliveryLog
 from supportwatch.scheduler import JobSpec, Scheduler
 from supportwatch.service import Service
-from supportwatch.store import create_engine_for
 
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 

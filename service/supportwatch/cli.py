@@ -621,8 +621,18 @@ def db_upgrade(ctx: typer.Context) -> None:
     typer.echo("database is at the newest revision")
 
 
+# Optional imports of libraries this process loads that no command uses, 5 MiB resident in a
+# long-lived `run`: httpx imports its command-line client (rich, pygments, click) whenever they
+# are installed (typer brings rich), FastAPI imports pydantic's v1 layer to ask whether a route's
+# models are v1 ones (none are). A None entry in sys.modules fails such an import the way each
+# library expects when the module is absent.
+UNUSED_OPTIONAL_MODULES = ("httpx._main", "pydantic.v1")
+
+
 def main() -> None:
     """Console-script entry point."""
+    for module in UNUSED_OPTIONAL_MODULES:
+        sys.modules.setdefault(module, None)  # type: ignore[arg-type]
     app()
 
 

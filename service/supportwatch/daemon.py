@@ -37,6 +37,7 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from supportwatch.config import Settings, hide_database_password, redact_url, render_database_url
 from supportwatch.errors import ConfigError, StoreError
 from supportwatch.leader import Leader, leader_for
+from supportwatch.migrations import MigrationFailed, upgrade_in_child
 from supportwatch.scheduler import Clock, JobSpec, Scheduler, describe_error, job_specs, utc_now
 from supportwatch.service import Service
 from supportwatch.values import clean_text
@@ -194,13 +195,19 @@ def _open(settings: Settings, leader: Leader, clock: Clock, *, migrate: bool = F
     """Lead (or not) and open the service; the SQLite lock comes first, before any migration.
 
     ``migrate`` runs the migrations first on any backend (``upgrade`` takes the migration
-    lock); otherwise only SQLite is migrated, and PostgreSQL must be at the head revision.
+    lock); otherwise only SQLite is migrated, and PostgreSQL must be at the head revision. They
+    run in a short-lived child process: Alembic never stays resident in the serving process.
     """
     try:
         leader.acquire()
-        service = Service.open(settings, migrate=True if migrate else None)
+        service = Service.open(settings, migrate=True if migrate else None, migrator=upgrade_in_child)
     except _database_errors() as exc:
         raise StoreError(cannot_open(settings.database_url, exc)) from None
+    except MigrationFailed as exc:
+        raise StoreError(
+            f"cannot migrate the database {render_database_url(settings.database_url)}: {exc}; "
+            "check database_url and that this user may change the schema (`supportwatch db upgrade`)"
+        ) from None
     try:
         service.apply_static(clock())
     except _database_errors() as exc:

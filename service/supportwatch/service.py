@@ -7,7 +7,7 @@ share one code path. Methods take ``now`` so that ``--at`` and tests can move ti
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport, evaluate, evaluation_day
 from supportwatch.config import Settings
+from supportwatch.engine import create_engine_for
 from supportwatch.errors import StoreError
 from supportwatch.health import date_conflict_findings, stale_findings
 from supportwatch.migrations import current_revision, head_revision, upgrade
@@ -27,7 +28,7 @@ from supportwatch.notify.silences import Ack, Silences
 from supportwatch.sources.poll import PollOutcome, poll_one, poll_sources
 from supportwatch.sources.urls import display
 from supportwatch.sources.wiring import build_sources, is_polled, polled_names
-from supportwatch.store import Store, create_engine_for
+from supportwatch.store import Store
 from supportwatch.tokens import CalendarTokens, cookie_value, secret_matches
 from supportwatch.values import Component, Deployment, Finding, Release, SourceState
 
@@ -145,11 +146,18 @@ class Service:
         self.database_file = DatabaseFile.of(self.engine.url)
 
     @classmethod
-    def open(cls, settings: Settings, *, migrate: bool | None = None) -> Service:
-        """Build the engine and store; SQLite databases are migrated automatically."""
+    def open(
+        cls, settings: Settings, *, migrate: bool | None = None, migrator: Callable[[Engine], bool] = upgrade
+    ) -> Service:
+        """Build the engine and store; SQLite databases are migrated automatically (by
+        ``migrator``: a long-lived process passes ``upgrade_in_child``)."""
         engine = create_engine_for(settings.database_url)
         if migrate if migrate is not None else engine.dialect.name == "sqlite":
-            upgrade(engine)
+            try:
+                migrator(engine)
+            except BaseException:
+                engine.dispose()
+                raise
         elif (current := current_revision(engine)) != (head := head_revision()):
             engine.dispose()
             raise StoreError(

@@ -17,14 +17,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Engine, Select, Table, create_engine, delete, event, func, tuple_
+from sqlalchemy import Engine, Select, delete, func, tuple_
 from sqlalchemy import select as core_select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError
 from sqlmodel import Session, col, select
 
@@ -34,7 +30,9 @@ from supportwatch.tables import (
     ObservationRow,
     ReleaseRow,
     SourceStateRow,
+    insert_for,
     row_value,
+    table_of,
 )
 from supportwatch.values import (
     ERROR_MAX,
@@ -52,26 +50,6 @@ from supportwatch.values import (
 
 class RecordRefused(SourceError):
     """The database refused what a source reported; nothing of that answer was stored."""
-
-
-def create_engine_for(url: str) -> Engine:
-    """The process's one engine for ``url``; SQLite gets WAL, a busy timeout and its folder."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30})
-    event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +134,7 @@ class Store:
                 rows = [_observation_values(source, url, incoming[key], seen_at) for key in absent]
                 for chunk in _slices_of(rows, 200):
                     session.exec(
-                        _insert_for(self.engine, _table(ObservationRow))
+                        insert_for(self.engine, ObservationRow)
                         .values(chunk)
                         .on_conflict_do_nothing(index_elements=["component", "version", "source"])
                     )
@@ -219,7 +197,7 @@ class Store:
         if absent:
             # insert-or-nothing: the run whose row went in reports the release as new; a row a
             # concurrent run created is read back and brought up to date like any other
-            table = _table(ReleaseRow)
+            table = table_of(ReleaseRow)
             values = [
                 {
                     "component": key[0],
@@ -233,7 +211,7 @@ class Store:
             created: set[tuple[str, str]] = set()
             for rows in _slices_of(values, 200):
                 statement = (
-                    _insert_for(self.engine, table)
+                    insert_for(self.engine, ReleaseRow)
                     .values(rows)
                     .on_conflict_do_nothing(index_elements=["component", "version"])
                     .returning(table.c.component, table.c.version)
@@ -332,15 +310,16 @@ class Store:
         """A fingerprint of everything the catalog's readers see, cheap enough for every request.
 
         One statement of aggregates, no rows: the releases' count and newest ``updated_at`` (a
-        reconciled change), the claims' count and highest id (a claim recorded or withdrawn), and
-        the sources' states (count, newest attempt and success, failures in a row): every poll
-        saves its source's state after recording, so a claim whose facts changed shows there.
+        reconciled change; read from an index), the claims' count and highest id (a claim
+        recorded or withdrawn), and the sources' states (count, newest attempt and success,
+        failures in a row): every poll saves its source's state after recording, so a claim
+        whose facts changed shows there.
         Rows carry their writer's clock: a change stamped earlier than the newest one (a host
         whose clock runs behind) shows only through the counts, ids and the next poll.
         """
         sql: str | None = getattr(self, "_revision_sql", None)
         if sql is None:
-            release, claim, state = _table(ReleaseRow), _table(ObservationRow), _table(SourceStateRow)
+            release, claim, state = table_of(ReleaseRow), table_of(ObservationRow), table_of(SourceStateRow)
             # one scalar each: a lone count(*) or max(id) is answered from the b-tree, not a scan
             statement: Select[Any] = core_select(
                 core_select(func.count()).select_from(release).scalar_subquery(),
@@ -376,8 +355,7 @@ class Store:
         values["etag"] = _fitting(state.etag, ETAG_MAX)
         values["last_modified"] = _fitting(state.last_modified, LAST_MODIFIED_MAX)
         values["last_error"] = _cut(clean_text(state.last_error), ERROR_MAX) if state.last_error else None
-        table = _table(SourceStateRow)
-        statement = _insert_for(self.engine, table).values(name=state.name, **values)
+        statement = insert_for(self.engine, SourceStateRow).values(name=state.name, **values)
         statement = statement.on_conflict_do_update(
             index_elements=["name"], set_={name: statement.excluded[name] for name in _STATE_FIELDS}
         )
@@ -416,16 +394,6 @@ def _observation_values(source: str, url: str | None, release: Release, seen_at:
         "first_seen_at": seen_at,
         "seen_at": seen_at,
     }
-
-
-def _insert_for(engine: Engine, table: Table) -> Any:
-    """The dialect's INSERT, which knows ``ON CONFLICT`` (SQLite and PostgreSQL spell it alike)."""
-    return pg_insert(table) if engine.dialect.name == "postgresql" else sqlite_insert(table)
-
-
-def _table(model: Any) -> Table:
-    # the Core table: an ORM-entity INSERT reports no reliable rowcount or RETURNING row
-    return cast("Table", model.__table__)
 
 
 def _cut(text: str | None, limit: int) -> str | None:

@@ -10,7 +10,8 @@ from dataclasses import fields
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Dialect, Engine, Index, Table, UniqueConstraint
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -25,6 +26,23 @@ from supportwatch.values import (
     URL_MAX,
     VERSION_MAX,
 )
+
+
+def table_of(model: Any) -> Table:
+    """``model``'s Core table: an ORM-entity INSERT reports no reliable rowcount or RETURNING row."""
+    return cast("Table", model.__table__)
+
+
+def insert_for(engine: Engine, model: Any) -> Any:
+    """The dialect's INSERT on ``model``'s Core table, which knows ``ON CONFLICT`` (SQLite and
+    PostgreSQL spell it alike; SQLAlchemy offers it per dialect)."""
+    table = table_of(model)
+    if engine.dialect.name != "postgresql":
+        return sqlite_insert(table)
+    # imported when used: a SQLite deployment never loads the PostgreSQL dialect (2 MiB)
+    from sqlalchemy.dialects.postgresql import insert as pg_insert  # noqa: PLC0415
+
+    return pg_insert(table)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -72,7 +90,11 @@ class ReleaseRow(ReleaseFacts, table=True):
     """The reconciled catalog: one row per (component, version), never deleted."""
 
     __tablename__ = "release"
-    __table_args__ = (UniqueConstraint("component", "version", name="uq_release_component_version"),)
+    __table_args__ = (
+        UniqueConstraint("component", "version", name="uq_release_component_version"),
+        # the store's revision reads the newest updated_at on every request: an index, not a scan
+        Index("ix_release_updated_at", "updated_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     component: str = Field(max_length=COMPONENT_MAX, index=True)

@@ -13,24 +13,17 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
-from typing import Any, cast
 
-from sqlalchemy import Engine, Table, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine, select
 
-from supportwatch.tables import CalendarTokenRow
+from supportwatch.tables import CalendarTokenRow, insert_for, table_of
 
 TOKEN_BYTES = 32
 # compared against when a team has no token, so that a missing row costs what a wrong token does
 _NO_HASH = "0" * 64
 
 
-def _table(model: Any) -> Table:
-    return cast("Table", model.__table__)
-
-
-_TABLE = _table(CalendarTokenRow)
+_TABLE = table_of(CalendarTokenRow)
 
 
 def new_token() -> str:
@@ -84,7 +77,7 @@ class CalendarTokens:
         token stops matching in the same transaction that stores the new one.
         """
         token = new_token()
-        insert = pg_insert(_TABLE) if self.engine.dialect.name == "postgresql" else sqlite_insert(_TABLE)
+        insert = insert_for(self.engine, CalendarTokenRow)
         statement = insert.values(team=team, token_hash=token_hash(token), created_at=now)
         if rotate:
             statement = statement.on_conflict_do_update(

@@ -29,12 +29,13 @@ import pytest
 
 from sources.httpserver import Handler, Server, Sleeps, loopback_settings, static, status
 from supportwatch.config import Settings
+from supportwatch.engine import create_engine_for
 from supportwatch.health import StaleAfter, stale_findings
 from supportwatch.migrations import upgrade
 from supportwatch.sources.http import Fetcher
 from supportwatch.sources.poll import PollOutcome, poll_one
 from supportwatch.sources.wiring import KINDS
-from supportwatch.store import Store, create_engine_for
+from supportwatch.store import Store
 from supportwatch.values import Release
 
 T0 = datetime(2026, 7, 23, 8, tzinfo=UTC)

@@ -17,13 +17,14 @@ from typer.testing import CliRunner
 from sources.httpserver import Server, Sleeps, fixture_bytes, loopback_settings, sequence, static, status
 from supportwatch.cli import app
 from supportwatch.config import Settings
+from supportwatch.engine import create_engine_for
 from supportwatch.errors import ConfigError
 from supportwatch.migrations import upgrade
 from supportwatch.service import Service
 from supportwatch.sources.http import Fetcher
 from supportwatch.sources.http_source import HttpSource
 from supportwatch.sources.result import Parsed
-from supportwatch.store import Store, create_engine_for
+from supportwatch.store import Store
 from supportwatch.values import FindingKind
 
 T0 = datetime(2026, 7, 23, 8, tzinfo=UTC)

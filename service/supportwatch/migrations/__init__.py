@@ -1,4 +1,5 @@
-"""Alembic migrations, applied programmatically: ``upgrade(engine)``.
+"""Alembic migrations, applied programmatically: ``upgrade(engine)``, or ``upgrade_in_child``
+from a long-lived process.
 
 Alembic is imported only when a migration must run: every CLI command checks the revision
 first, and that check should cost a query, not an import of the migration framework.
@@ -7,7 +8,11 @@ first, and that check should cost a query, not an import of the migration framew
 from __future__ import annotations
 
 import fcntl
+import logging
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +20,16 @@ from pathlib import Path
 from sqlalchemy import Engine, inspect, text
 
 _HERE = Path(__file__).resolve().parent
+# where ``python -m supportwatch.migrations`` reads the database URL (the config's own override)
+URL_VARIABLE = "SUPPORTWATCH_DATABASE_URL"
+CHILD_TIMEOUT_SECONDS = 600.0
+logger = logging.getLogger(__name__)
+
+
+class MigrationFailed(RuntimeError):
+    """The child process could not migrate the database; the message says why (no password)."""
+
+
 _ASSIGN = re.compile(r"^(revision|down_revision)\s*=\s*(?:\"([^\"]*)\"|'([^']*)'|None)\s*$", re.MULTILINE)
 
 
@@ -64,6 +79,33 @@ def upgrade(engine: Engine) -> bool:
         config.attributes["engine"] = engine
         command.upgrade(config, "head")
         return True
+
+
+def upgrade_in_child(engine: Engine, *, timeout: float = CHILD_TIMEOUT_SECONDS) -> bool:
+    """``upgrade`` for a long-lived process: when ``engine``'s database is behind, a short-lived
+    ``python -m supportwatch.migrations`` applies the migrations (under the same lock), so
+    Alembic never loads here. True if the child ran; raises ``MigrationFailed`` with its reason.
+    """
+    if current_revision(engine) == head_revision():
+        return False
+    url = engine.url.render_as_string(hide_password=False)
+    try:
+        child = subprocess.run(
+            [sys.executable, "-m", "supportwatch.migrations"],
+            env={**os.environ, URL_VARIABLE: url},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise MigrationFailed(f"the migration did not finish within {timeout:g} s") from None
+    if child.returncode != 0:
+        lines = child.stderr.strip().splitlines()
+        raise MigrationFailed(lines[-1] if lines else f"the migration exited with status {child.returncode}")
+    logger.info("migrated the database to revision %s", head_revision())
+    return True
 
 
 @contextmanager

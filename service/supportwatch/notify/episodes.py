@@ -20,8 +20,8 @@ from sqlalchemy import Engine, and_, false, or_
 from sqlmodel import Session, col, select
 
 from supportwatch.notify.log import DeliveryKey
-from supportwatch.notify.sql import insert_for, slices
-from supportwatch.tables import FindingStateRow, row_value
+from supportwatch.notify.sql import slices
+from supportwatch.tables import FindingStateRow, insert_for, row_value
 
 
 @dataclass(frozen=True, slots=True)

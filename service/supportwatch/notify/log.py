@@ -32,8 +32,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, Engine, and_, func, or_, true, update
 from sqlmodel import Session, col, select
 
-from supportwatch.notify.sql import insert_for, slices, table_of
-from supportwatch.tables import DeliveryRow, row_value
+from supportwatch.notify.sql import slices
+from supportwatch.tables import DeliveryRow, insert_for, row_value, table_of
 
 
 class DeliveryState(StrEnum):

@@ -14,8 +14,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from supportwatch.notify.sql import insert_for
-from supportwatch.tables import AckRow
+from supportwatch.tables import AckRow, insert_for
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,9 +178,11 @@ class PinnedTransport(httpx.HTTPTransport):
     def __init__(
         self, *, network_backend: httpcore.NetworkBackend | None = None, verify: ssl.SSLContext | bool = True
     ) -> None:
-        super().__init__(verify=verify, trust_env=False)
+        # one TLS context (its trust store is a megabyte) for the base class and the pinned pool
+        context = httpx.create_ssl_context(verify=verify, trust_env=False)
+        super().__init__(verify=context, trust_env=False)
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
+            ssl_context=context,
             max_connections=10,
             max_keepalive_connections=0,
             network_backend=PinnedBackend(network_backend),

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from supportwatch.config import Settings
 from supportwatch.service import Service, UnknownTeam
-from supportwatch.web import api, calendar_routes, dashboard, demo_mail, docs, health, metrics, unavailable
+from supportwatch.web import api, calendar_routes, dashboard, docs, health, metrics, unavailable
 from supportwatch.web.auth import AccessMiddleware
 from supportwatch.web.cache import CacheMiddleware
 from supportwatch.web.errors import install_error_pages
@@ -74,6 +74,9 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # docs.py serves them from packaged assets
         redoc_url=None,
+        # metrics are Prometheus's (/metrics); FastAPI's OpenTelemetry hooks, on by default, ask
+        # the environment for a provider on every request (a fifth of a cached answer's cost)
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.web = state
     for module in (health, api, calendar_routes, dashboard, metrics):
@@ -85,6 +88,9 @@ def create_app(
     app.add_middleware(AccessMiddleware, state=state)  # read and feed tokens, inside the edge
     app.add_middleware(EdgeMiddleware, state=state)
     if settings.example_data:
+        # only the demo serves its mailbox (the module loads the email parser)
+        from supportwatch.web import demo_mail  # noqa: PLC0415
+
         app.include_router(demo_mail.router)
     install_error_pages(app)
     return app
