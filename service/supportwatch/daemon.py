@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -200,7 +201,9 @@ def _open(settings: Settings, leader: Leader, clock: Clock, *, migrate: bool = F
     """
     try:
         leader.acquire()
-        service = Service.open(settings, migrate=True if migrate else None, migrator=upgrade_in_child)
+        # while a child migrates a new database, this process loads its web stack
+        migrator = partial(upgrade_in_child, meanwhile=_web_app_factory)
+        service = Service.open(settings, migrate=True if migrate else None, migrator=migrator)
     except _database_errors() as exc:
         raise StoreError(cannot_open(settings.database_url, exc)) from None
     except MigrationFailed as exc:

@@ -7,14 +7,14 @@ applies before anything is stored.
 from __future__ import annotations
 
 from dataclasses import fields
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import JSON, Column, DateTime, Dialect, Engine, Index, Table, UniqueConstraint
+from sqlalchemy import JSON, Column, Engine, Index, Table, UniqueConstraint
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from supportwatch.columns import UTCDateTime
 from supportwatch.values import (
     APP_VERSION_MAX,
     CHANNEL_MAX,
@@ -43,23 +43,6 @@ def insert_for(engine: Engine, model: Any) -> Any:
     from sqlalchemy.dialects.postgresql import insert as pg_insert  # noqa: PLC0415
 
     return pg_insert(table)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes on every backend (SQLite keeps no offset, so store naive UTC)."""
-
-    impl = DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}; supportwatch stores aware UTC datetimes only")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        return None if value is None else value.replace(tzinfo=UTC)
 
 
 def utc_column(*, nullable: bool = False) -> Any:

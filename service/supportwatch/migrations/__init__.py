@@ -13,7 +13,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -81,28 +81,35 @@ def upgrade(engine: Engine) -> bool:
         return True
 
 
-def upgrade_in_child(engine: Engine, *, timeout: float = CHILD_TIMEOUT_SECONDS) -> bool:
+def upgrade_in_child(
+    engine: Engine, *, timeout: float = CHILD_TIMEOUT_SECONDS, meanwhile: Callable[[], object] | None = None
+) -> bool:
     """``upgrade`` for a long-lived process: when ``engine``'s database is behind, a short-lived
     ``python -m supportwatch.migrations`` applies the migrations (under the same lock), so
-    Alembic never loads here. True if the child ran; raises ``MigrationFailed`` with its reason.
+    Alembic never loads here. ``meanwhile`` runs while the child works (``run`` loads its web
+    stack then). True if the child ran; raises ``MigrationFailed`` with its reason.
     """
     if current_revision(engine) == head_revision():
         return False
     url = engine.url.render_as_string(hide_password=False)
-    try:
-        child = subprocess.run(
-            [sys.executable, "-m", "supportwatch.migrations"],
-            env={**os.environ, URL_VARIABLE: url},
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise MigrationFailed(f"the migration did not finish within {timeout:g} s") from None
+    with subprocess.Popen(
+        [sys.executable, "-m", "supportwatch.migrations"],
+        env={**os.environ, URL_VARIABLE: url},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as child:
+        if meanwhile is not None:
+            meanwhile()
+        try:
+            _, errors = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            raise MigrationFailed(f"the migration did not finish within {timeout:g} s") from None
     if child.returncode != 0:
-        lines = child.stderr.strip().splitlines()
+        lines = errors.strip().splitlines()
         raise MigrationFailed(lines[-1] if lines else f"the migration exited with status {child.returncode}")
     logger.info("migrated the database to revision %s", head_revision())
     return True

@@ -1,18 +1,20 @@
-"""Alembic environment: runs online against the engine handed in by ``upgrade(engine)``."""
+"""Alembic environment: runs online against the engine handed in by ``upgrade(engine)``.
+
+An upgrade needs no model metadata, so the ORM models are not loaded (the migration child
+starts faster); a caller that compares or autogenerates hands ``SQLModel.metadata`` in as the
+``metadata`` attribute.
+"""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Engine
-from sqlmodel import SQLModel
-
-from supportwatch import tables  # noqa: F401 - registers the tables on SQLModel.metadata
 
 engine: Engine = context.config.attributes["engine"]
 with engine.begin() as connection:
     context.configure(
         connection=connection,
-        target_metadata=SQLModel.metadata,
+        target_metadata=context.config.attributes.get("metadata"),
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
