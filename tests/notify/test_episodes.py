@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
-from sqlmodel import Session
+from sqlalchemy import Connection, Engine, func, select
 
 from supportwatch.notify.episodes import Change, Episodes, FindingState, Seen, decide, step
 from supportwatch.notify.log import DeliveryKey
@@ -138,6 +137,38 @@ def test_sync_records_each_change(engine: Engine) -> None:
     assert [s.dedup_key for s in episodes.finding_states(opened_since=T1)] == [KEY]
 
 
+def test_a_reported_finding_takes_the_runs_facts_and_an_ended_one_keeps_its_own(engine: Engine) -> None:
+    """Stored payloads are compared as JSON text, not decoded: a changed one is written, and an
+    ended finding keeps the payload (and severity) it last had, for its "resolved" notice."""
+    episodes = Episodes(engine)
+    other = Seen("end_of_maintenance:prod-west:agent-1.3", "end_of_maintenance", "critical",
+                 "prod-west", "team", {"summary": "west"})  # fmt: skip
+    episodes.sync_findings([SEEN, other], now=T0, superseded=never)
+    changed = replace(SEEN, severity="warning", payload={"summary": "s2", "new": [1, 2]})
+    states = episodes.sync_findings([changed], now=T1, superseded=never)
+    assert (states[KEY].payload, states[KEY].severity, states[KEY].last_seen_at) == (
+        changed.payload,
+        "warning",
+        T1,
+    )
+    assert states[KEY].first_seen_at == T0
+    stored = {s.dedup_key: s for s in episodes.finding_states(opened_since=T0)}
+    assert (stored[KEY].payload, stored[KEY].severity, stored[KEY].last_seen_at) == (
+        changed.payload,
+        "warning",
+        T1,
+    )
+    ended = stored[other.dedup_key]
+    assert (ended.payload, ended.severity, ended.resolved_at, ended.last_seen_at) == (
+        other.payload,
+        "critical",
+        T1,
+        T0,
+    )
+    again = episodes.sync_findings([changed], now=T1 + timedelta(hours=1), superseded=never)
+    assert again[KEY].payload == changed.payload  # unchanged: nothing to rewrite, same facts
+
+
 def test_a_dry_run_writes_nothing(engine: Engine) -> None:
     episodes = Episodes(engine)
     result = episodes.sync_findings([SEEN], now=T0, superseded=never, commit=False)
@@ -173,18 +204,20 @@ def test_two_notify_runs_recording_the_same_new_findings_at_once(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     barrier = threading.Barrier(2, timeout=30)
-    original = Session.exec
+    original = Connection.execute
     local = threading.local()
+    waited: list[bool] = []
 
-    def exec_then_wait(self: Session, statement: Any, *args: Any, **kwargs: Any) -> Any:
+    def execute_then_wait(self: Connection, statement: Any, *args: Any, **kwargs: Any) -> Any:
         result = original(self, statement, *args, **kwargs)
-        if not getattr(local, "waited", False) and "finding_state" in str(statement):
+        if not getattr(local, "waited", False) and "FROM finding_state" in str(statement):
             local.waited = True  # both runs have read the open findings: neither has inserted
-            result = list(result)
+            result = list(result)  # type: ignore[assignment]
+            waited.append(True)
             barrier.wait()
         return result
 
-    monkeypatch.setattr(Session, "exec", exec_then_wait)
+    monkeypatch.setattr(Connection, "execute", execute_then_wait)
     current = [
         Seen(
             f"end_of_maintenance:prod-{n}:1.3",
@@ -201,4 +234,6 @@ def test_two_notify_runs_recording_the_same_new_findings_at_once(
     )
     assert all(set(result) == {item.dedup_key for item in current} for result in results)
     assert all(state.episode == 0 and state.resolved_at is None for r in results for state in r.values())
+    monkeypatch.undo()
+    assert waited == [True, True]  # the two runs did read before either wrote
     assert _count(engine, FindingStateRow) == 3

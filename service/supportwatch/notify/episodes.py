@@ -10,18 +10,19 @@ stores the result in ``finding_state``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Engine, and_, false, or_
-from sqlmodel import Session, col, select
+from sqlalchemy import ColumnElement, Connection, Engine, Text, and_, bindparam, cast, false, or_, update
+from sqlalchemy import select as core_select
 
 from supportwatch.notify.log import DeliveryKey
 from supportwatch.notify.sql import slices
-from supportwatch.tables import FindingStateRow, insert_for, row_value
+from supportwatch.tables import FindingStateRow, insert_for, table_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,72 +146,125 @@ class Episodes:
         New findings are inserted insert-or-nothing, then read back: a concurrent run may have
         created some. With ``commit=False`` (dry runs) nothing is written. An open finding this
         run does not report is left open when ``keep`` says so (this run knows nothing of it).
+
+        Rows are read as plain tuples and their payloads are not decoded: a reported finding
+        takes this run's payload (written only when its JSON differs), an ended one keeps the
+        stored one; so ``superseded`` and ``keep`` see states whose ``payload`` is empty. A fleet's
+        worth of findings costs a few megabytes at most, not an ORM object graph each run.
         """
         keys = {seen.dedup_key for seen in current}
-        with Session(self.engine) as session:
-            rows = {
-                row.dedup_key: row
-                for row in session.exec(
-                    select(FindingStateRow).where(
-                        or_(
-                            col(FindingStateRow.resolved_at).is_(None),
-                            col(FindingStateRow.dedup_key).in_(keys),
-                        )
-                    )
-                )
-            }
-            fresh = sorted({s.dedup_key: s for s in current if s.dedup_key not in rows}.values(), key=_key)
+        with self.engine.connect() as connection:
+            stored = _stored(connection, or_(_TABLE.c.resolved_at.is_(None), _TABLE.c.dedup_key.in_(keys)))
+            fresh = sorted({s.dedup_key: s for s in current if s.dedup_key not in stored}.values(), key=_key)
             if fresh:
-                values = []
-                for seen in fresh:
-                    started = step(None, seen, now=now, superseded=_never)
-                    assert started is not None
-                    values.append(_values(started[1]))
                 # one statement for every row: compiled once, sent in batches (executemany)
-                session.connection().execute(
+                connection.execute(
                     insert_for(self.engine, FindingStateRow).on_conflict_do_nothing(
                         index_elements=["dedup_key"]
                     ),
-                    values,
+                    [_values(_started(seen, now)) for seen in fresh],
                 )
                 for names in slices([seen.dedup_key for seen in fresh], 400):
-                    query = select(FindingStateRow).where(col(FindingStateRow.dedup_key).in_(names))
-                    rows.update((row.dedup_key, row) for row in session.exec(query))
+                    stored.update(_stored(connection, _TABLE.c.dedup_key.in_(names)))
+            result: dict[str, FindingState] = {}
+            changes: list[dict[str, Any]] = []
+            payloads: list[dict[str, Any]] = []
             for seen in current:
-                row = rows[seen.dedup_key]
-                _write(row, step(_state(row), seen, now=now, superseded=superseded))
-                session.add(row)
-            for key, row in rows.items():
-                if key not in keys and not (keep is not None and keep(_state(row))):
-                    _write(row, step(_state(row), None, now=now, superseded=superseded))
-                    session.add(row)
-            session.flush()
-            result = {key: _state(rows[key]) for key in keys}
+                previous, payload_json = stored[seen.dedup_key]
+                changed = step(previous, seen, now=now, superseded=superseded)
+                assert changed is not None  # a reported finding always steps
+                result[seen.dedup_key] = changed[1]
+                changes.append(_changes(changed[1]))
+                if json.dumps(seen.payload) != payload_json:
+                    payloads.append({"key": seen.dedup_key, "new_payload": seen.payload})
+            for key, (state, _) in stored.items():
+                if key not in keys and not (keep is not None and keep(state)):
+                    ended = step(state, None, now=now, superseded=superseded)
+                    if ended is not None:
+                        changes.append(_changes(ended[1]))
+            if changes:
+                connection.execute(_UPDATE, changes)
+            if payloads:
+                connection.execute(_UPDATE_PAYLOAD, payloads)
             if commit:
-                session.commit()
+                connection.commit()
             else:
-                session.rollback()
+                connection.rollback()
         return result
 
     def finding_states(
         self, *, opened_since: datetime | None = None, resolved_since: datetime | None = None
     ) -> list[FindingState]:
         """Findings first seen at or after ``opened_since`` and/or resolved (not superseded) since."""
-        conditions = []
+        conditions: list[ColumnElement[bool]] = []
         if opened_since is not None:
-            conditions.append(col(FindingStateRow.first_seen_at) >= opened_since)
+            conditions.append(_TABLE.c.first_seen_at >= opened_since)
         if resolved_since is not None:
-            conditions.append(
-                and_(
-                    col(FindingStateRow.resolved_at) >= resolved_since,
-                    col(FindingStateRow.superseded).is_(False),
-                )
-            )
-        with Session(self.engine) as session:
-            rows = session.exec(
-                select(FindingStateRow).where(or_(false(), *conditions)).order_by(col(FindingStateRow.id))
-            )
-            return [_state(row) for row in rows]
+            conditions.append(and_(_TABLE.c.resolved_at >= resolved_since, _TABLE.c.superseded.is_(False)))
+        query = (
+            core_select(*_COLUMNS, _TABLE.c.payload).where(or_(false(), *conditions)).order_by(_TABLE.c.id)
+        )
+        with self.engine.connect() as connection:
+            return [_state_of(row, payload=dict(row[-1])) for row in connection.execute(query)]
+
+
+_TABLE = table_of(FindingStateRow)
+# every field a step may change but the payload (written apart, only when it differs)
+_STEPPED = ("first_seen_at", "last_seen_at", "resolved_at", "superseded", "episode", "severity")
+_UPDATE = (
+    update(_TABLE)
+    .where(_TABLE.c.dedup_key == bindparam("key"))
+    .values({name: bindparam(f"new_{name}") for name in _STEPPED})
+)
+_UPDATE_PAYLOAD = (
+    update(_TABLE).where(_TABLE.c.dedup_key == bindparam("key")).values(payload=bindparam("new_payload"))
+)
+# a finding state's columns in ``_state_of``'s order; the payload is read apart
+_COLUMNS = (
+    _TABLE.c.dedup_key,
+    _TABLE.c.kind,
+    _TABLE.c.deployment,
+    _TABLE.c.team,
+    _TABLE.c.first_seen_at,
+    _TABLE.c.resolved_at,
+    _TABLE.c.superseded,
+    _TABLE.c.episode,
+    _TABLE.c.severity,
+    _TABLE.c.last_seen_at,
+)
+
+
+def _stored(connection: Connection, where: ColumnElement[bool]) -> dict[str, tuple[FindingState, str]]:
+    """The rows ``where`` selects: each finding's state (without its payload) and stored JSON."""
+    # the stored JSON as text: compared with this run's, never decoded here
+    query = core_select(*_COLUMNS, cast(_TABLE.c.payload, Text)).where(where)
+    return {row[0]: (_state_of(row, payload={}), row[-1]) for row in connection.execute(query)}
+
+
+def _state_of(row: Sequence[Any], *, payload: dict[str, Any]) -> FindingState:
+    return FindingState(
+        dedup_key=row[0],
+        kind=row[1],
+        deployment=row[2],
+        team=row[3],
+        payload=payload,
+        first_seen_at=row[4],
+        resolved_at=row[5],
+        superseded=bool(row[6]),
+        episode=row[7],
+        severity=row[8],
+        last_seen_at=row[9],
+    )
+
+
+def _started(seen: Seen, now: datetime) -> FindingState:
+    started = step(None, seen, now=now, superseded=_never)
+    assert started is not None
+    return started[1]
+
+
+def _changes(state: FindingState) -> dict[str, Any]:
+    return {"key": state.dedup_key, **{f"new_{name}": getattr(state, name) for name in _STEPPED}}
 
 
 def _key(seen: Seen) -> str:
@@ -235,22 +289,3 @@ def _values(state: FindingState) -> dict[str, Any]:
         "superseded": state.superseded,
         "episode": state.episode,
     }
-
-
-def _write(row: FindingStateRow, changed: tuple[Change, FindingState] | None) -> None:
-    """Copy what a step may change onto ``row``; the finding's identity stays as stored."""
-    if changed is None:
-        return
-    state = changed[1]
-    row.first_seen_at, row.resolved_at, row.superseded = (
-        state.first_seen_at,
-        state.resolved_at,
-        state.superseded,
-    )
-    row.episode, row.payload, row.severity = state.episode, state.payload, state.severity
-    if state.last_seen_at is not None:
-        row.last_seen_at = state.last_seen_at
-
-
-def _state(row: FindingStateRow) -> FindingState:
-    return row_value(row, FindingState, payload=dict(row.payload))

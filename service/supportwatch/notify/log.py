@@ -45,6 +45,8 @@ class DeliveryState(StrEnum):
     DEAD = "dead"  # failed for good (or for too long): shown in health, until redriven
 
 
+# claims inserted per statement: bounds the encoded payloads held at once
+CLAIM_BATCH = 500
 _RESOLVED = "resolved:"
 _DIGEST = "digest:"
 _SUFFIX = re.compile(r":(episode|repeat)-([1-9][0-9]*)\Z")
@@ -194,29 +196,19 @@ class DeliveryLog:
         if not items:
             return set()
         table = table_of(DeliveryRow)
-        rows = [
-            {
-                "target": item.target,
-                "key": str(item.key),
-                "state": DeliveryState.CLAIMED.value,
-                "attempts": 0,
-                "created_at": now,
-                "lease_until": now + timedelta(seconds=lease_seconds),
-                "summary": item.summary[:512],
-                "payload": dict(item.payload),
-                "thread": item.thread[:512] if item.thread else None,
-                "external_id": None,
-            }
-            for item in items
-        ]
         statement = (
             insert_for(self.engine, DeliveryRow)
             .on_conflict_do_nothing(index_elements=["target", "key"])
             .returning(table.c.target, table.c.key)
         )
-        # one statement, many rows: SQLAlchemy batches them ("insertmanyvalues"), compiled once
+        inserted: set[tuple[str, str]] = set()
+        # one statement, compiled once, sent in batches ("insertmanyvalues"); the rows are built a
+        # slice at a time, so a fleet's claims never hold every encoded payload at once
         with self.engine.begin() as connection:
-            return {(target, key) for target, key in connection.execute(statement, rows)}
+            for chunk in slices(items, CLAIM_BATCH):
+                rows = [_claim_row(item, now=now, lease_seconds=lease_seconds) for item in chunk]
+                inserted.update((target, key) for target, key in connection.execute(statement, rows))
+        return inserted
 
     def take_due(self, *, now: datetime, lease_seconds: int) -> list[Claim]:
         """Claim every row due for a retry, or claimed by a process whose lease has expired."""
@@ -460,3 +452,18 @@ def _due(now: datetime) -> ColumnElement[bool]:
 
 def _record(row: DeliveryRow) -> DeliveryRecord:
     return row_value(row, DeliveryRecord, state=DeliveryState(row.state), payload=dict(row.payload))
+
+
+def _claim_row(item: Claimable, *, now: datetime, lease_seconds: int) -> dict[str, Any]:
+    return {
+        "target": item.target,
+        "key": str(item.key),
+        "state": DeliveryState.CLAIMED.value,
+        "attempts": 0,
+        "created_at": now,
+        "lease_until": now + timedelta(seconds=lease_seconds),
+        "summary": item.summary[:512],
+        "payload": dict(item.payload),
+        "thread": item.thread[:512] if item.thread else None,
+        "external_id": None,
+    }
