@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 from alembic.config import Config
@@ -22,6 +23,7 @@ from supportwatch.migrations import (
     upgrade_in_child,
 )
 from supportwatch.migrations import __main__ as migrations_main
+from supportwatch.store import Store
 
 
 def test_head_matches_alembic() -> None:
@@ -142,19 +144,18 @@ def test_the_migrations_module_reports_an_unreachable_server_in_one_line_without
 
 
 def test_the_catalog_revision_reads_the_newest_change_from_an_index(engine: Engine) -> None:
-    """The store's revision runs on every cached request: its newest ``updated_at`` must not
-    scan the release table."""
+    """The store's revision runs on every cached request: the very statement it sends must read
+    the newest ``updated_at`` from the index, not scan the release table."""
+    store = Store(engine)
+    store.revision()
+    statement = store._revision_sql  # the compiled statement the probe sends (built on first use)
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
-            plan = " ".join(
-                str(row[-1])
-                for row in connection.execute(text("EXPLAIN QUERY PLAN SELECT max(updated_at) FROM release"))
-            )
+            rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}")
+            plan = " ".join(str(row[-1]) for row in rows)
         else:
-            connection.execute(text("SET enable_seqscan = off"))
-            plan = " ".join(
-                str(row[0]) for row in connection.execute(text("EXPLAIN SELECT max(updated_at) FROM release"))
-            )
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            plan = " ".join(str(row[0]) for row in connection.exec_driver_sql(f"EXPLAIN {statement}"))
     assert "ix_release_updated_at" in plan
 
 
@@ -167,24 +168,37 @@ def test_a_child_migration_that_does_not_finish_in_time_is_a_failure(sqlite_url:
         engine.dispose()
 
 
-@pytest.mark.parametrize(
-    ("url", "shown"),
-    [
-        ("postgresql+psycopg://sw:hunter2-not-shown@127.0.0.1:{port}/sw", "127.0.0.1"),
-        ("hunter2-not-shown://", "Could not parse"),  # unparsable: the whole URL is the secret
-    ],
-)
-def test_the_migrations_entry_point_reports_one_line_without_the_secret(
-    url: str, shown: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_the_migrations_entry_point_reports_one_line_without_the_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))  # bound, never listening: the connection is refused
-        monkeypatch.setenv(URL_VARIABLE, url.format(port=sock.getsockname()[1]))
+        url = f"postgresql+psycopg://sw:hunter2-not-shown@127.0.0.1:{sock.getsockname()[1]}/sw"
+        monkeypatch.setenv(URL_VARIABLE, url)
         assert migrations_main.main() == 1
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1
     assert "hunter2-not-shown" not in err
-    assert shown in err
+    assert "127.0.0.1" in err
+
+
+@pytest.mark.parametrize(
+    ("url", "password"),
+    [
+        ("postgresql+psycopg://sw:s3cret-w0rd@db.example/sw", "s3cret-w0rd"),
+        ("postgresql+psycopg://sw:p%40ss%2Fs3cret-w0rd@db.example/sw", "p@ss/s3cret-w0rd"),
+        ("postgresql+psycopg://sw@db.example/sw?password=s3cret-w0rd", "s3cret-w0rd"),
+        ("postgresql+psycopg://sw@db.example/sw?sslpassword=s3cret-w0rd", "s3cret-w0rd"),
+    ],
+)
+def test_a_failure_naming_the_password_is_reported_without_it(url: str, password: str) -> None:
+    """Whatever a driver puts in its message (the URL, the password as given or decoded), the
+    child's line hides it, as every other message of the service does."""
+    message = f"could not connect to {url} as sw (password {password!s})"
+    line = migrations_main._reason(RuntimeError(message), url)
+    assert "s3cret-w0rd" not in line
+    assert "***" in line
+    assert line.startswith("could not connect to")
 
 
 def test_the_migrations_entry_point_migrates_in_process_too(
@@ -199,3 +213,43 @@ def test_the_migrations_entry_point_migrates_in_process_too(
         assert current_revision(engine) == head_revision()
     finally:
         engine.dispose()
+
+
+def test_the_child_imports_nothing_from_the_working_directory(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The image's working directory is its data volume: a module there never runs."""
+    folder = tmp_path / "cwd"
+    folder.mkdir()
+    (folder / "logging.py").write_text('raise SystemExit("shadowed: ./logging.py was imported")\n')
+    monkeypatch.chdir(folder)
+    engine = create_engine_for(sqlite_url)
+    try:
+        assert upgrade_in_child(engine) is True
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_the_child_runs_in_its_own_process_group(sqlite_url: str) -> None:
+    """A terminal's Ctrl-C goes to the foreground process group: the service records it and
+    stops once started, while the child, in a group of its own, finishes the migration."""
+    groups: list[tuple[int, int]] = []
+
+    def child_group() -> None:
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # a process that just ended
+            pid = int(stat.parent.name)
+            if int(fields[1]) == os.getpid():  # ppid
+                groups.append((pid, int(fields[2])))  # its process group
+
+    engine = create_engine_for(sqlite_url)
+    try:
+        assert upgrade_in_child(engine, meanwhile=child_group) is True
+    finally:
+        engine.dispose()
+    assert groups, "no child process was seen"
+    assert all(pid == group != os.getpgid(0) for pid, group in groups)

@@ -208,7 +208,8 @@ def _open(settings: Settings, leader: Leader, clock: Clock, *, migrate: bool = F
         raise StoreError(cannot_open(settings.database_url, exc)) from None
     except MigrationFailed as exc:
         raise StoreError(
-            f"cannot migrate the database {render_database_url(settings.database_url)}: {exc}; "
+            f"cannot migrate the database {render_database_url(settings.database_url)}: "
+            f"{hide_database_password(redact_url(str(exc)), settings.database_url)}; "
             "check database_url and that this user may change the schema (`supportwatch db upgrade`)"
         ) from None
     try:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, event, func, select
 
 from supportwatch.notify.episodes import Change, Episodes, FindingState, Seen, decide, step
 from supportwatch.notify.log import DeliveryKey
@@ -165,8 +165,23 @@ def test_a_reported_finding_takes_the_runs_facts_and_an_ended_one_keeps_its_own(
         T1,
         T0,
     )
-    again = episodes.sync_findings([changed], now=T1 + timedelta(hours=1), superseded=never)
-    assert again[KEY].payload == changed.payload  # unchanged: nothing to rewrite, same facts
+    writes: list[str] = []
+
+    def payload_writes(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("UPDATE finding_state SET payload"):
+            writes.append(statement)
+
+    event.listen(engine, "before_cursor_execute", payload_writes)
+    try:
+        episodes.sync_findings([changed], now=T1 + timedelta(hours=1), superseded=never)
+        assert writes == []  # the stored JSON is this run's: nothing to rewrite
+        episodes.sync_findings([replace(changed, payload={"summary": "s3"})], now=T1 + timedelta(hours=2),
+                               superseded=never)  # fmt: skip
+        assert len(writes) == 1
+    finally:
+        event.remove(engine, "before_cursor_execute", payload_writes)
+    [stored_again] = [s for s in episodes.finding_states(opened_since=T0) if s.dedup_key == KEY]
+    assert stored_again.payload == {"summary": "s3"}
 
 
 def test_a_dry_run_writes_nothing(engine: Engine) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpcore
 import httpx
+import httpx._transports.default as httpx_default
 import pytest
 import trustme
 from sqlalchemy import Engine, select
@@ -256,6 +257,26 @@ def test_tls_checks_the_certificate_against_the_name_not_the_pinned_address(
         assert answer.body == f"feeds.example.test:{port}".encode()
         with pytest.raises(SourceError, match="ConnectError"):  # the certificate does not name it
             fetcher.fetch(f"https://other.example.test:{port}/feed")
+
+
+def test_the_pinned_transport_loads_its_trust_store_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One TLS context (its CA bundle is over a megabyte resident) serves the base transport and
+    the pinned pool alike."""
+    made: list[ssl.SSLContext] = []
+    original = httpx.create_ssl_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        made.append(original(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(httpx, "create_ssl_context", counted)
+    monkeypatch.setattr(httpx_default, "create_ssl_context", counted)  # the base transport's own
+    transport = PinnedTransport()
+    try:
+        assert made  # the transport did ask for its TLS context
+        assert len({id(context) for context in made}) == 1
+    finally:
+        transport.close()
 
 
 # --- 6. allow_networks, allow_private_networks and the metadata ranges ------------------------

@@ -93,12 +93,16 @@ def upgrade_in_child(
         return False
     url = engine.url.render_as_string(hide_password=False)
     with subprocess.Popen(
-        [sys.executable, "-m", "supportwatch.migrations"],
+        # -P: nothing is imported from the working directory (a data volume, in the image)
+        [sys.executable, "-P", "-m", "supportwatch.migrations"],
         env={**os.environ, URL_VARIABLE: url},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        # its own process group: a terminal's Ctrl-C stops the service after the migration
+        # (as it did when the migration ran in-process), never halfway through it
+        process_group=0,
     ) as child:
         if meanwhile is not None:
             meanwhile()

@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import sys
 
-from sqlalchemy.engine import make_url
-
 from supportwatch.engine import create_engine_for
 from supportwatch.migrations import URL_VARIABLE, upgrade
 
@@ -35,15 +33,14 @@ def main() -> int:
 
 
 def _reason(exc: BaseException, url: str) -> str:
-    """The error's first line (of the driver's error when SQLAlchemy wraps one), password hidden."""
+    """The error's first line (of the driver's error when SQLAlchemy wraps one), with every
+    password of ``url`` hidden as the rest of the service hides it."""
+    # only a failure needs the config's redaction (the package loads pydantic: 0.2 s)
+    from supportwatch.config import hide_database_password, redact_url  # noqa: PLC0415
+
     cause = getattr(exc, "orig", None) or exc
     lines = str(cause).strip().splitlines()
-    reason = lines[0] if lines else type(cause).__name__
-    try:
-        password = make_url(url).password
-    except Exception:  # an unparsable URL: its whole text is the secret
-        return reason.replace(url, "***")
-    return reason.replace(str(password), "***") if password else reason
+    return hide_database_password(redact_url(lines[0] if lines else type(cause).__name__), url)
 
 
 if __name__ == "__main__":
