@@ -8,8 +8,12 @@ from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import event
+
 from supportwatch.config.receivers import DigestSettings
 from supportwatch.notify.digest import due_week, iso_week
+from supportwatch.notify.episodes import FindingState
+from supportwatch.notify.jobs import History
 from supportwatch.notify.log import DeliveryLog, DeliveryState
 from supportwatch.notify.wiring import NotifyRuntime
 from supportwatch.service import Service
@@ -177,3 +181,48 @@ def test_a_receiver_may_take_its_digest_by_email_only(
     assert (report.sent_messages, again.sent_messages) == (1, 0)
     assert len(smtp_server.recorder.envelopes) == 1
     assert slack_server.requests == []
+
+
+def test_a_digest_run_reads_the_finding_history_once_for_all_its_targets(
+    tmp_path: Path, slack_server: SlackServer, smtp_server: SmtpServer
+) -> None:
+    service = open_service(tmp_path, slack_server, smtp_server)  # two targets: Slack and email
+    service.notify(datetime(2026, 6, 28, 9, tzinfo=UTC))
+    reads: list[str] = []
+
+    def history_reads(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("SELECT") and "FROM finding_state" in statement and "CAST" not in statement:
+            reads.append(statement)
+
+    event.listen(service.engine, "before_cursor_execute", history_reads)
+    try:
+        report = service.digest(datetime(2026, 6, 29, 9, tzinfo=UTC))
+    finally:
+        event.remove(service.engine, "before_cursor_execute", history_reads)
+        service.close()
+    assert report.sent_messages == 2
+    assert len(reads) == 2  # opened and resolved, once each (it was twice per target)
+
+
+def test_each_target_keeps_the_history_inside_its_own_window() -> None:
+    def state(key: str, deployment: str, opened: datetime, resolved: datetime | None) -> FindingState:
+        return FindingState(key, "maintenance_ending", deployment, "team", {}, opened, resolved, False)
+
+    early, late = datetime(2026, 6, 29, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC)
+    history = History(
+        opened=[
+            state("a", "prod-east", datetime(2026, 6, 30, tzinfo=UTC), None),
+            state("b", "prod-east", datetime(2026, 7, 2, tzinfo=UTC), None),
+            state("c", "prod-west", datetime(2026, 7, 2, tzinfo=UTC), None),
+        ],
+        ended=[
+            state("d", "prod-east", early, datetime(2026, 6, 30, tzinfo=UTC)),
+            state("e", "prod-east", early, datetime(2026, 7, 3, tzinfo=UTC)),
+        ],
+    )
+    east = {"prod-east"}
+    assert [s.dedup_key for s in history.opened_since(early, east)] == ["a", "b"]
+    assert [s.dedup_key for s in history.opened_since(late, east)] == ["b"]
+    assert [s.dedup_key for s in history.ended_since(early, east)] == ["d", "e"]
+    assert [s.dedup_key for s in history.ended_since(late, east)] == ["e"]
+    assert [s.dedup_key for s in history.opened_since(late, {"prod-west"})] == ["c"]

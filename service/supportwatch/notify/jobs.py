@@ -13,6 +13,7 @@ every target of its receiver (``Router.digest_targets``), once per ISO week each
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
@@ -170,23 +171,34 @@ class Notifications:
             receivers = [receiver]
         self.sync(reports, now=now, commit=not dry_run, health=health)
         key = DeliveryKey.digest(week)
-        outgoing = []
+        due: list[tuple[str, list[DeploymentReport], str, DeliveryRecord | None]] = []
         for name in receivers:
             routed = [r for r in reports if self.router.receiver(r.deployment.team) == name]
             for target in self.router.digest_targets(name):
-                if key in self.log.logged(target, [key]):
-                    continue
-                outgoing.append(
-                    self._digest_outgoing(
-                        receiver=name,
-                        target=target,
-                        week=week,
-                        reports=routed,
-                        releases=releases,
-                        health=health,
-                        now=now,
-                    )
-                )
+                if key not in self.log.logged(target, [key]):
+                    due.append((name, routed, target, self.log.last_sent_digest(target)))
+        if not due:
+            return self._delivery().run([], now=now, dry_run=dry_run)
+        # the finding history is read once, from the earliest window any target covers
+        earliest = min(_window(last, now) for *_, last in due)
+        history = History(
+            opened=self.episodes.finding_states(opened_since=earliest),
+            ended=self.episodes.finding_states(resolved_since=earliest),
+        )
+        outgoing = [
+            self._digest_outgoing(
+                receiver=name,
+                target=target,
+                last=last,
+                week=week,
+                reports=routed,
+                releases=releases,
+                health=health,
+                history=history,
+                now=now,
+            )
+            for name, routed, target, last in due
+        ]
         return self._delivery().run(outgoing, now=now, dry_run=dry_run)
 
     def _digest_outgoing(
@@ -194,18 +206,19 @@ class Notifications:
         *,
         receiver: str,
         target: str,
+        last: DeliveryRecord | None,
         week: str,
         reports: Sequence[DeploymentReport],
         releases: Sequence[Release],
         health: Sequence[Finding],
+        history: History,
         now: datetime,
     ) -> Outgoing:
-        last = self.log.last_sent_digest(target)
         since = last.sent_at if last is not None else None
-        window = since or now - timedelta(days=7)
+        window = _window(last, now)
         names = {report.deployment.name for report in reports}
-        opened = [s for s in self.episodes.finding_states(opened_since=window) if s.deployment in names]
-        ended = [s for s in self.episodes.finding_states(resolved_since=window) if s.deployment in names]
+        opened = history.opened_since(window, names)
+        ended = history.ended_since(window, names)
         digest = build_digest(
             DigestInputs(
                 receiver=receiver,
@@ -244,6 +257,26 @@ class Notifications:
             if r.created_at >= cutoff and r.target.startswith(f"{receiver}/")
         ]
         return [f"delivery to {r.target} dead-lettered ({r.key}): {r.last_error}" for r in dead[-20:]]
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """The findings a digest run reports on: opened, and resolved (not superseded), since the
+    earliest window of the targets it sends to; each target keeps those inside its own window."""
+
+    opened: Sequence[FindingState]
+    ended: Sequence[FindingState]
+
+    def opened_since(self, window: datetime, names: set[str]) -> list[FindingState]:
+        return [s for s in self.opened if s.deployment in names and s.first_seen_at >= window]
+
+    def ended_since(self, window: datetime, names: set[str]) -> list[FindingState]:
+        return [s for s in self.ended if s.deployment in names and s.resolved_at and s.resolved_at >= window]
+
+
+def _window(last: DeliveryRecord | None, now: datetime) -> datetime:
+    """Since when a digest reports: its target's last digest sent, else the past week."""
+    return last.sent_at if last is not None and last.sent_at is not None else now - timedelta(days=7)
 
 
 def _states_in(last: DeliveryRecord | None) -> dict[str, str]:
