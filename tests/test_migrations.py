@@ -253,3 +253,22 @@ def test_the_child_runs_in_its_own_process_group(sqlite_url: str) -> None:
         engine.dispose()
     assert groups, "no child process was seen"
     assert all(pid == group != os.getpgid(0) for pid, group in groups)
+
+
+def test_a_failed_upgrade_leaves_the_schema_as_it_was(database_url: str) -> None:
+    """Every migration runs in one transaction (SQLite too): here the last one fails, its table
+    being in the way, and none of the earlier ones stays applied."""
+    engine = create_engine_for(database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE calendar_token (team VARCHAR(128) PRIMARY KEY)"))
+        with pytest.raises(Exception, match="calendar_token"):
+            upgrade(engine)
+        assert set(inspect(engine).get_table_names()) <= {"calendar_token", "alembic_version"}
+        assert current_revision(engine) is None
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE calendar_token"))
+        assert upgrade(engine) is True
+        assert current_revision(engine) == head_revision()
+    finally:
+        engine.dispose()
