@@ -184,6 +184,7 @@ class Notifications:
         history = History(
             opened=self.episodes.finding_states(opened_since=earliest),
             ended=self.episodes.finding_states(resolved_since=earliest),
+            dead=self.log.records(state=DeliveryState.DEAD),
         )
         outgoing = [
             self._digest_outgoing(
@@ -235,7 +236,7 @@ class Notifications:
                 ],
                 resolved=[f"{s.kind} on {s.deployment}: {s.payload['summary']}" for s in ended],
                 health=health,
-                extra_health=self._dead_letters(receiver, since=window),
+                extra_health=self._dead_letters(receiver, since=window, dead=history.dead),
                 horizon_days=self.settings.notify.digest_horizon_days,
                 urls=self._urls(names),
             )
@@ -246,26 +247,24 @@ class Notifications:
         base = public_url(self.settings)
         return {name: url for name in names if (url := deployment_url(base, name))}
 
-    def _dead_letters(self, receiver: str, *, since: datetime) -> list[str]:
+    def _dead_letters(self, receiver: str, *, since: datetime, dead: Sequence[DeliveryRecord]) -> list[str]:
         # each digest reports its own receiver's deliveries that died since the one before, not
         # all of history nor another team's; one claimed earlier may have died up to the give-up
         # age later
         cutoff = since - timedelta(hours=self.settings.notify.give_up_hours)
-        dead = [
-            r
-            for r in self.log.records(state=DeliveryState.DEAD)
-            if r.created_at >= cutoff and r.target.startswith(f"{receiver}/")
-        ]
-        return [f"delivery to {r.target} dead-lettered ({r.key}): {r.last_error}" for r in dead[-20:]]
+        own = [r for r in dead if r.created_at >= cutoff and r.target.startswith(f"{receiver}/")]
+        return [f"delivery to {r.target} dead-lettered ({r.key}): {r.last_error}" for r in own[-20:]]
 
 
 @dataclass(frozen=True, slots=True)
 class History:
-    """The findings a digest run reports on: opened, and resolved (not superseded), since the
-    earliest window of the targets it sends to; each target keeps those inside its own window."""
+    """What a digest run reports on, read once for all its targets: findings opened, and resolved
+    (not superseded), since the earliest window of the targets it sends to, and the dead
+    letters; each target keeps those inside its own window (and of its own receiver)."""
 
     opened: Sequence[FindingState]
     ended: Sequence[FindingState]
+    dead: Sequence[DeliveryRecord] = ()
 
     def opened_since(self, window: datetime, names: set[str]) -> list[FindingState]:
         return [s for s in self.opened if s.deployment in names and s.first_seen_at >= window]
