@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,8 @@ import yaml
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
+from ports import free_port
+
 SUPPORTWATCH = Path(sys.executable).with_name("supportwatch")
 WEBHOOK_PATH = "/services/T000/B000/FAILOVERWEBHOOK"
 IMAGE = "images.astronomer.cloud/baseimages/astro-remote-execution-agent:3.1-9-python-3.12-astro-agent-1.3.1"
@@ -39,12 +40,6 @@ entries:
       created: "2026-07-22T10:00:00Z"
 generated: "2026-07-22T10:00:00Z"
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,18 +11,13 @@ from typing import Any
 
 import httpx
 
+from ports import free_port
 from supportwatch.values import FindingKind
 
 SUPPORTWATCH = Path(sys.executable).parent / "supportwatch"
 HEALTH_KINDS = {FindingKind.SOURCE_STALE, FindingKind.DATE_CONFLICT}
 DEPLOYMENT_KINDS = set(FindingKind) - HEALTH_KINDS
 READY_WITHIN = 5.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def kinds(document: dict[str, Any]) -> tuple[set[str], set[str]]:

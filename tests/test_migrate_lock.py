@@ -9,7 +9,6 @@ exists" and exit non-zero).
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
+from ports import free_port
 from supportwatch.engine import create_engine_for
 from supportwatch.migrations import head_revision
 
@@ -34,12 +34,6 @@ BEGIN
 END $$;
 CREATE EVENT TRIGGER record_ddl ON ddl_command_end EXECUTE FUNCTION record_ddl();
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def ready(port: int, process: subprocess.Popen[str], timeout: float) -> bool:

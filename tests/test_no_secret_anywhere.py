@@ -54,6 +54,7 @@ from sqlalchemy.engine import make_url
 from starlette.types import ASGIApp, Receive, Scope, Send
 from typer.testing import CliRunner
 
+from ports import free_port
 from routes import flat
 from secrets_table import (
     BOT_TOKEN,
@@ -366,12 +367,6 @@ def smtp_server(*, accept: bool) -> Iterator[tuple[int, Mailbox]]:
         yield port, box
     finally:
         controller.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from ports import free_port
 from supportwatch.cli import app
 from supportwatch.config import Settings
 from supportwatch.daemon import serve
@@ -37,12 +37,6 @@ sources:
 deployments: []
 web: {{host: 127.0.0.1, port: {port}}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def healthy(port: int, timeout: float) -> bool:

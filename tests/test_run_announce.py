@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ports import free_port
 from supportwatch.config import Settings
 from supportwatch.daemon import announce_first_polls, dashboard_url, first_poll_line
 from supportwatch.demo.examples import VendorFile
@@ -29,12 +30,6 @@ FIXTURE = Path(__file__).parent / "fixtures" / "sources" / "astro-agent.json"
 QUERY_SECRET = "queryS3CR3T"
 SOURCE_SECRET = "sourceTokenS3CR3T"
 NOW = datetime(2026, 8, 1, 9, 0, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

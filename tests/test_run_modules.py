@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from ports import free_port
 from supportwatch.engine import create_engine_for
 from supportwatch.migrations import current_revision, head_revision
 
@@ -39,12 +40,6 @@ NEVER = (
     "supportwatch.demo",
     "supportwatch.web.demo_mail",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def write_config(folder: Path, closed_port: int) -> Path:

@@ -18,18 +18,13 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword
 
+from ports import free_port
 from supportwatch.config import Settings
 
 WEBHOOK_PATH = "/services/T000/B000/XXXXSECRETWEBHOOKPATH"
 WALL = datetime(2026, 7, 30, 9, 0, tzinfo=UTC)
 BOT_TOKEN = "xoxb-SECRET-bot-token-123"
 SMTP_PASSWORD = "sw0rdfish-SECRET"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

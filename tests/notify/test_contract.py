@@ -19,6 +19,7 @@ from datetime import date
 import pytest
 from pydantic import SecretStr
 
+from ports import free_port
 from supportwatch.config import SlackSettings, SmtpSettings
 from supportwatch.notify.base import Notifier
 from supportwatch.notify.console import ConsoleNotifier
@@ -35,7 +36,6 @@ from .loopback import (
     SlackServer,
     SmtpServer,
     clock,
-    free_port,
     silent_server,
 )
 

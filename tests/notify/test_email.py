@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
+from ports import free_port
 from supportwatch.config import SmtpSettings
 from supportwatch.notify.email import EmailNotifier
 from supportwatch.notify.message import Message, Notice
 
-from .loopback import SMTP_PASSWORD, WALL, SmtpServer, clock, free_port
+from .loopback import SMTP_PASSWORD, WALL, SmtpServer, clock
 
 
 def smtp(server: SmtpServer | None, **changes: Any) -> SmtpSettings:

@@ -11,9 +11,10 @@ import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
+from ports import free_port
 from supportwatch.notify.email import EmailNotifier
 
-from .loopback import SMTP_PASSWORD, SmtpRecorder, SmtpServer, clock, free_port
+from .loopback import SMTP_PASSWORD, SmtpRecorder, SmtpServer, clock
 from .test_email import message, smtp
 
 

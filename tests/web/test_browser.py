@@ -29,12 +29,12 @@ import pytest
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ports import free_port
 from supportwatch.service import Service
 from supportwatch.web import create_app
 
 from .fleet import NOW, open_service
 from .test_pages import example_settings, record_runs, write_mail
-from .test_server import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENS = Path(__file__).resolve().parents[2] / "bench" / "out" / "screens"

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 
+from ports import free_port
 from routes import flat
 from supportwatch.config import Settings
 from supportwatch.service import Service
@@ -64,12 +64,6 @@ DATABASE_PATHS = [
 
 def concrete(route: str) -> str:
     return route.replace("{name}", "eol").replace("{team}", "platform")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def request_series(client: TestClient) -> set[tuple[str, str, str]]:

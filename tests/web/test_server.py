@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -12,16 +11,11 @@ import pytest
 import uvicorn
 from icalendar import Calendar
 
+from ports import free_port
 from supportwatch.service import Service
 from supportwatch.web import create_app
 
 from .fleet import NOW
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
