@@ -9,19 +9,15 @@ from functools import partial
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
+from at_once import row_count, run_together
 from supportwatch.store import Store
 from supportwatch.tables import ObservationRow, ReleaseRow, SourceStateRow
 from supportwatch.values import ETAG_MAX, URL_MAX, Release, SourceState
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
 T1 = datetime(2026, 11, 2, 12, tzinfo=UTC)
-
-
-def _count(engine: Engine, table: Any) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
 # --- bounds: one over-long value never stops a record, and is never stored -----------------
@@ -109,25 +105,6 @@ def _both_read_before_either_writes(monkeypatch: pytest.MonkeyPatch, parties: in
     monkeypatch.setattr(Store, "_observations_of", read_then_wait)
 
 
-def _run_together(*calls: Callable[[], Any]) -> list[Any]:
-    results: list[Any] = [None] * len(calls)
-    errors: list[BaseException] = []
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        try:
-            results[index] = call()
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors, errors
-    return results
-
-
 RELEASES = [
     Release("agent", "1.8.2", date(2026, 7, 17)),
     Release("agent", "1.8.1", date(2026, 7, 15), yanked=True),
@@ -140,12 +117,12 @@ def test_two_records_of_the_same_releases_at_once_both_succeed(
 ) -> None:
     _both_read_before_either_writes(monkeypatch)
     stores = [Store(engine), Store(engine)]
-    results = _run_together(*(lambda s=s: s.record("pinned", None, RELEASES, seen_at=T0) for s in stores))
+    results = run_together(*(lambda s=s: s.record("pinned", None, RELEASES, seen_at=T0) for s in stores))
     assert sorted(key for result in results for key in result.new) == sorted(
         (r.component, r.version) for r in RELEASES
     )  # each release is new exactly once, for whichever run created it
-    assert _count(engine, ObservationRow) == 3
-    assert _count(engine, ReleaseRow) == 3
+    assert row_count(engine, ObservationRow) == 3
+    assert row_count(engine, ReleaseRow) == 3
     assert {(r.version, r.yanked) for r in stores[0].releases()} == {
         ("1.8.2", False),
         ("1.8.1", True),
@@ -160,10 +137,10 @@ def test_two_exhaustive_records_withdrawing_the_same_claim_at_once(
     Store(engine).record("pinned", None, RELEASES, seen_at=T0, exhaustive=True)
     _both_read_before_either_writes(monkeypatch)
     kept = [release for release in RELEASES if release.version != "1.8.1"]
-    _run_together(
+    run_together(
         *(lambda: Store(engine).record("pinned", None, kept, seen_at=T1, exhaustive=True) for _ in range(2))
     )
-    assert _count(engine, ObservationRow) == 2
+    assert row_count(engine, ObservationRow) == 2
     assert {r.version for r in Store(engine).releases()} == {"1.8.2", "2.3.3"}
 
 
@@ -177,7 +154,7 @@ def test_two_first_saves_of_a_source_state_at_once(engine: Engine) -> None:
         )
 
     for round_ in range(5):  # the window is small: try it a few times
-        _run_together(partial(save, 2 * round_), partial(save, 2 * round_ + 1))
-    assert _count(engine, SourceStateRow) == 1
+        run_together(partial(save, 2 * round_), partial(save, 2 * round_ + 1))
+    assert row_count(engine, SourceStateRow) == 1
     saved = Store(engine).source_state("feed")
     assert saved is not None and saved.consecutive_failures in (8, 9)

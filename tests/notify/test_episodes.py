@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, event, func, select
+from sqlalchemy import Connection, Engine, event
 
+from at_once import row_count, run_together
 from supportwatch.notify.episodes import Change, Episodes, FindingState, Seen, decide, step
 from supportwatch.notify.log import DeliveryKey
 from supportwatch.tables import FindingStateRow
@@ -191,30 +191,6 @@ def test_a_dry_run_writes_nothing(engine: Engine) -> None:
     assert episodes.finding_states(opened_since=T0 - timedelta(days=1)) == []
 
 
-def _count(engine: Engine, table: Any) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
-
-
-def _run_together(*calls: Callable[[], Any]) -> list[Any]:
-    results: list[Any] = [None] * len(calls)
-    errors: list[BaseException] = []
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        try:
-            results[index] = call()
-        except BaseException as exc:  # reported below, in the test's thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert not errors, errors
-    return results
-
-
 def test_two_notify_runs_recording_the_same_new_findings_at_once(
     engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -244,11 +220,11 @@ def test_two_notify_runs_recording_the_same_new_findings_at_once(
         )
         for n in range(3)
     ]
-    results = _run_together(
+    results = run_together(
         *(lambda: Episodes(engine).sync_findings(current, now=T0, superseded=never) for _ in range(2))
     )
     assert all(set(result) == {item.dedup_key for item in current} for result in results)
     assert all(state.episode == 0 and state.resolved_at is None for r in results for state in r.values())
     monkeypatch.undo()
     assert waited == [True, True]  # the two runs did read before either wrote
-    assert _count(engine, FindingStateRow) == 3
+    assert row_count(engine, FindingStateRow) == 3
