@@ -7,6 +7,8 @@ dated relative to ``today``, so the same finding kinds come out whatever day the
 from __future__ import annotations
 
 import smtplib
+import socket
+import struct
 import threading
 import time
 import urllib.error
@@ -283,6 +285,21 @@ def test_vendor_server_serves_files_with_validators(vendor: VendorServer) -> Non
     assert (status, body, headers["Content-Length"]) == (200, b"", "22")
     assert fetch(vendor.url_of("/docs/astro/runtime-release-notes/rss.xml"))[0] == 404
     assert fetch(vendor.url_of("/../updates/astro-agent"))[0] == 404
+
+
+def test_a_client_that_resets_the_connection_is_no_error(
+    vendor: VendorServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A poll that stops reading a 404 closes with a reset: the server ends that connection
+    quietly (no traceback on the demo's console) and goes on serving."""
+    request = f"GET /missing HTTP/1.1\r\nHost: 127.0.0.1:{vendor.port}\r\n\r\n".encode()
+    with socket.create_connection(("127.0.0.1", vendor.port)) as client:
+        client.sendall(request)
+        time.sleep(0.2)  # the 404 is in the client's buffer, unread
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    time.sleep(0.2)  # the server's next read meets the reset
+    assert fetch(vendor.url_of("/helm/index.yaml"))[0] == 200
+    assert "Traceback" not in capsys.readouterr().err
 
 
 def test_vendor_server_releases_its_port_on_close() -> None:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import socket
+import sys
 import threading
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -19,7 +21,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 from supportwatch.demo.examples import VendorFile
@@ -62,8 +64,7 @@ class VendorServer:
     def __init__(self, files: Iterable[VendorFile], *, modified: datetime | None = None) -> None:
         stamp = modified or datetime.now(UTC)
         self._files = {file.path: _Served(file, stamp) for file in files}
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self._files))
-        self._httpd.daemon_threads = True
+        self._httpd = _Server(("127.0.0.1", 0), _handler(self._files))
         self._thread: threading.Thread | None = None
 
     @property
@@ -101,6 +102,18 @@ class VendorServer:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.close()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any) -> None:
+        # a client that hangs up mid-exchange (a poll that stops reading a 404 resets the
+        # connection) ends that connection, not the server: no traceback on the demo's console
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("%s closed the connection", client_address[0])
+            return
+        super().handle_error(request, client_address)
 
 
 def _handler(files: dict[str, _Served]) -> type[BaseHTTPRequestHandler]:
