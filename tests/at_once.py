@@ -31,6 +31,6 @@ def run_together(*calls: Callable[[], Any]) -> list[Any]:
 
 
 def row_count(engine: Engine, table: Any) -> int:
-    """How many rows ``table`` (a model or Core table) holds."""
+    """How many rows ``table`` holds."""
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())

@@ -8,7 +8,9 @@ import threading
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 
@@ -24,6 +26,7 @@ from supportwatch.migrations import (
 )
 from supportwatch.migrations import __main__ as migrations_main
 from supportwatch.store import Store
+from supportwatch.tables import metadata
 
 
 def test_head_matches_alembic() -> None:
@@ -37,6 +40,14 @@ def test_upgrade_is_idempotent_and_creates_tables(engine: Engine) -> None:
     assert upgrade(engine) is False
     tables = set(inspect(engine).get_table_names())
     assert {"release", "release_observation", "alembic_version"} <= tables
+
+
+def test_the_migrated_schema_is_the_tables_the_code_reads_and_writes(engine: Engine) -> None:
+    # every table, column (with its type), index and unique constraint, on both backends
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, metadata) == []
+    assert set(metadata.tables) <= set(inspect(engine).get_table_names())
 
 
 def test_fresh_sqlite_file_is_migrated(sqlite_url: str) -> None:

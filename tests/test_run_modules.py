@@ -2,8 +2,8 @@
 
 Its resident memory is mostly code, so each module it needs not stays out: the migration
 framework (a child process migrates), the PostgreSQL dialect on SQLite, the optional imports
-of httpx (its command-line client) and FastAPI (pydantic's v1 layer), the demo's mailbox and
-the dashboard's templates until a page is asked for. Seen from the real process with
+of httpx (its command-line client) and FastAPI (pydantic's v1 layer), SQLAlchemy's ORM (the
+store speaks Core), the demo's mailbox and the dashboard's templates until a page is asked for. Seen from the real process with
 ``python -X importtime``, which names every module as it is imported.
 """
 
@@ -32,6 +32,8 @@ NEVER = (
     "alembic",
     "mako",
     "sqlalchemy.dialects.postgresql",
+    "sqlalchemy.orm",
+    "sqlmodel",
     "psycopg",
     "rich",
     "pygments",

@@ -4,10 +4,9 @@ from dataclasses import fields, replace
 from datetime import UTC, date, datetime
 
 from sqlalchemy import Engine
-from sqlmodel import SQLModel
 
 from supportwatch.store import Store
-from supportwatch.tables import RELEASE_FACTS, ObservationRow, ReleaseRow
+from supportwatch.tables import RELEASE_FACTS, observation_table, release_table
 from supportwatch.values import Release
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
@@ -152,8 +151,8 @@ def test_an_exhaustive_source_withdraws_the_claims_it_no_longer_makes(engine: En
 def test_the_release_facts_are_defined_once_for_both_tables() -> None:
     facts = set(RELEASE_FACTS)
     assert facts == {f.name for f in fields(Release)} - {"component", "version", "sources"}
-    for model in (ReleaseRow, ObservationRow):
-        assert facts <= set(SQLModel.metadata.tables[str(model.__tablename__)].c.keys())
+    for table in (release_table, observation_table):
+        assert facts <= set(table.c.keys())
 
 
 def test_every_fact_is_recorded_observed_and_read_back(engine: Engine) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from at_once import row_count, run_together
 from supportwatch.store import Store
-from supportwatch.tables import ObservationRow, ReleaseRow, SourceStateRow
+from supportwatch.tables import observation_table, release_table, source_state_table
 from supportwatch.values import ETAG_MAX, URL_MAX, Release, SourceState
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
@@ -95,8 +95,8 @@ def _both_read_before_either_writes(monkeypatch: pytest.MonkeyPatch, parties: in
     local = threading.local()
     original: Callable[..., Any] = Store._observations_of
 
-    def read_then_wait(self: Store, session: Any, source: str) -> Any:
-        rows = original(self, session, source)
+    def read_then_wait(self: Store, connection: Any, source: str) -> Any:
+        rows = original(self, connection, source)
         if not getattr(local, "waited", False):
             local.waited = True
             barrier.wait()
@@ -121,8 +121,8 @@ def test_two_records_of_the_same_releases_at_once_both_succeed(
     assert sorted(key for result in results for key in result.new) == sorted(
         (r.component, r.version) for r in RELEASES
     )  # each release is new exactly once, for whichever run created it
-    assert row_count(engine, ObservationRow) == 3
-    assert row_count(engine, ReleaseRow) == 3
+    assert row_count(engine, observation_table) == 3
+    assert row_count(engine, release_table) == 3
     assert {(r.version, r.yanked) for r in stores[0].releases()} == {
         ("1.8.2", False),
         ("1.8.1", True),
@@ -140,7 +140,7 @@ def test_two_exhaustive_records_withdrawing_the_same_claim_at_once(
     run_together(
         *(lambda: Store(engine).record("pinned", None, kept, seen_at=T1, exhaustive=True) for _ in range(2))
     )
-    assert row_count(engine, ObservationRow) == 2
+    assert row_count(engine, observation_table) == 2
     assert {r.version for r in Store(engine).releases()} == {"1.8.2", "2.3.3"}
 
 
@@ -155,6 +155,6 @@ def test_two_first_saves_of_a_source_state_at_once(engine: Engine) -> None:
 
     for round_ in range(5):  # the window is small: try it a few times
         run_together(partial(save, 2 * round_), partial(save, 2 * round_ + 1))
-    assert row_count(engine, SourceStateRow) == 1
+    assert row_count(engine, source_state_table) == 1
     saved = Store(engine).source_state("feed")
     assert saved is not None and saved.consecutive_failures in (8, 9)

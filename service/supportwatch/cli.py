@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from supportwatch.notify.delivery import DeliveryReport
 
 DEFAULT_CONFIG = "config/supportwatch.yaml"
-# the width of the ack table's dedup_key and note columns (AckRow: VARCHAR(512))
+# the width of the ack table's dedup_key and note columns (tables.ack_table: VARCHAR(512))
 ACK_TEXT_MAX = 512
 
 app = typer.Typer(

@@ -19,20 +19,17 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Engine, Select, delete, func, tuple_
-from sqlalchemy import select as core_select
+from sqlalchemy import Connection, Engine, Row, Select, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.exc import DataError
-from sqlmodel import Session, col, select
 
 from supportwatch.errors import SourceError
 from supportwatch.tables import (
     RELEASE_FACTS,
-    ObservationRow,
-    ReleaseRow,
-    SourceStateRow,
     insert_for,
+    observation_table,
+    release_table,
     row_value,
-    table_of,
+    source_state_table,
 )
 from supportwatch.values import (
     ERROR_MAX,
@@ -122,8 +119,8 @@ class Store:
         seen_at: datetime,
         exhaustive: bool,
     ) -> tuple[list[tuple[Component, str]], list[tuple[Component, str]]]:
-        with Session(self.engine) as session:
-            existing = self._observations_of(session, source)
+        with self.engine.begin() as connection:
+            existing = self._observations_of(connection, source)
             missing = sorted(key for key in incoming if key not in existing)
             absent = missing
             for _try in range(3):
@@ -133,12 +130,12 @@ class Store:
                 # (or, withdrawing them from an older config, deleted them again: then retry)
                 rows = [_observation_values(source, url, incoming[key], seen_at) for key in absent]
                 for chunk in _slices_of(rows, 200):
-                    session.exec(
-                        insert_for(self.engine, ObservationRow)
+                    connection.execute(
+                        insert_for(self.engine, _OBS)
                         .values(chunk)
                         .on_conflict_do_nothing(index_elements=["component", "version", "source"])
                     )
-                existing = self._observations_of(session, source)
+                existing = self._observations_of(connection, source)
                 absent = [key for key in incoming if key not in existing]
             if absent:
                 raise RecordRefused(
@@ -146,85 +143,76 @@ class Store:
                 )
             touched: list[tuple[Component, str]] = list(missing)
             created = set(missing)
+            claims: list[dict[str, Any]] = []
             for key, claim in incoming.items():
                 row = existing[key]
                 keep_date = not claim.released_on and not exhaustive
                 release = replace(claim, released_on=row.released_on) if keep_date else claim
-                if key not in created and not _observation_matches(row, url, release):
+                matches = _observation_matches(row, url, release)
+                if key not in created and not matches:
                     touched.append(key)
-                _update_observation(row, url, release, seen_at)
+                if not matches or row.seen_at != seen_at:
+                    claims.append({"row_id": row.id, "url": url, **_facts(release), "seen_at": seen_at})
+            _update_rows(connection, _OBS, claims)
             if exhaustive:
-                withdrawn = [(stored, row) for stored, row in existing.items() if stored not in incoming]
+                withdrawn = [(stored, row.id) for stored, row in existing.items() if stored not in incoming]
                 if withdrawn:
                     # a plain DELETE: a concurrent run withdrawing the same claim is no error
-                    ids = [row.id for _, row in withdrawn]
-                    for stored, row in withdrawn:
-                        session.expunge(row)
-                        touched.append(cast("tuple[Component, str]", stored))
-                    session.exec(delete(ObservationRow).where(col(ObservationRow.id).in_(ids)))
-            session.flush()
+                    touched.extend(cast("tuple[Component, str]", stored) for stored, _ in withdrawn)
+                    ids = [ident for _, ident in withdrawn]
+                    connection.execute(delete(_OBS).where(_OBS.c.id.in_(ids)))
             # only a changed claim can change the catalog: unchanged ones just refresh seen_at
-            new, changed = self._reconcile(session, touched, seen_at)
-            session.commit()
-        return new, changed
+            return self._reconcile(connection, touched, seen_at)
 
-    def _observations_of(self, session: Session, source: str) -> dict[tuple[str, str], ObservationRow]:
-        rows = session.exec(select(ObservationRow).where(col(ObservationRow.source) == source))
+    def _observations_of(self, connection: Connection, source: str) -> dict[tuple[str, str], Row[Any]]:
+        rows = connection.execute(select(_OBS).where(_OBS.c.source == source))
         return {(row.component, row.version): row for row in rows}
 
     def _reconcile(
-        self, session: Session, keys: list[tuple[Component, str]], now: datetime
+        self, connection: Connection, keys: list[tuple[Component, str]], now: datetime
     ) -> tuple[list[tuple[Component, str]], list[tuple[Component, str]]]:
-        observations: dict[tuple[str, str], list[ObservationRow]] = {}
-        catalog: dict[tuple[str, str], ReleaseRow] = {}
+        observations: dict[tuple[str, str], list[Row[Any]]] = {}
+        catalog: dict[tuple[str, str], Row[Any]] = {}
         for chunk in _chunks(keys, 400):
-            pairs = tuple_(col(ObservationRow.component), col(ObservationRow.version)).in_(chunk)
-            for obs in session.exec(select(ObservationRow).where(pairs)):
+            for obs in connection.execute(select(_OBS).where(_pairs(_OBS, chunk))):
                 observations.setdefault((obs.component, obs.version), []).append(obs)
-            rel_pairs = tuple_(col(ReleaseRow.component), col(ReleaseRow.version)).in_(chunk)
-            for rel in session.exec(select(ReleaseRow).where(rel_pairs)):
+            for rel in connection.execute(select(_REL).where(_pairs(_REL, chunk))):
                 catalog[(rel.component, rel.version)] = rel
         new: list[tuple[Component, str]] = []
         changed: list[tuple[Component, str]] = []
+        updates: list[dict[str, Any]] = []
         absent: dict[tuple[Component, str], dict[str, Any]] = {}
         for key in keys:
             effective = self._effective(observations.get(key, []))
             row = catalog.get(key)
             if row is None:
                 absent[key] = effective
-            elif _apply(row, effective, now):
+            elif _apply(row, effective, now, updates):
                 changed.append(key)
         if absent:
             # insert-or-nothing: the run whose row went in reports the release as new; a row a
             # concurrent run created is read back and brought up to date like any other
-            table = table_of(ReleaseRow)
             values = [
-                {
-                    "component": key[0],
-                    "version": key[1],
-                    "first_seen_at": now,
-                    "updated_at": now,
-                    **eff,
-                }
+                {"component": key[0], "version": key[1], "first_seen_at": now, "updated_at": now, **eff}
                 for key, eff in sorted(absent.items())
             ]
             created: set[tuple[str, str]] = set()
             for rows in _slices_of(values, 200):
                 statement = (
-                    insert_for(self.engine, ReleaseRow)
+                    insert_for(self.engine, _REL)
                     .values(rows)
                     .on_conflict_do_nothing(index_elements=["component", "version"])
-                    .returning(table.c.component, table.c.version)
+                    .returning(_REL.c.component, _REL.c.version)
                 )
-                created.update((comp, version) for comp, version in session.exec(statement))
+                created.update((comp, version) for comp, version in connection.execute(statement))
             new.extend(key for key in absent if key in created)
             others = [key for key in absent if key not in created]
             for chunk in _chunks(others, 400):
-                rel_pairs = tuple_(col(ReleaseRow.component), col(ReleaseRow.version)).in_(chunk)
-                for rel in session.exec(select(ReleaseRow).where(rel_pairs)):
+                for rel in connection.execute(select(_REL).where(_pairs(_REL, chunk))).all():
                     key = cast("tuple[Component, str]", (rel.component, rel.version))
-                    if _apply(rel, absent[key], now):
+                    if _apply(rel, absent[key], now, updates):
                         changed.append(key)
+        _update_rows(connection, _REL, updates)
         return new, changed
 
     def reconcile_all(self, now: datetime) -> int:
@@ -233,19 +221,19 @@ class Store:
         ``record`` reconciles only what a source changed, so this is what applies an edited
         source priority to versions no source has touched since.
         """
-        with Session(self.engine) as session:
-            observations: dict[tuple[str, str], list[ObservationRow]] = {}
-            for obs in session.exec(select(ObservationRow)):
+        with self.engine.begin() as connection:
+            observations: dict[tuple[str, str], list[Row[Any]]] = {}
+            for obs in connection.execute(select(_OBS)):
                 observations.setdefault((obs.component, obs.version), []).append(obs)
-            changed = sum(
-                _apply(row, self._effective(observations.get((row.component, row.version), [])), now)
-                for row in session.exec(select(ReleaseRow))
-                if (row.component, row.version) in observations
-            )
-            session.commit()
-        return changed
+            updates: list[dict[str, Any]] = []
+            for row in connection.execute(select(_REL)).all():
+                key = (row.component, row.version)
+                if key in observations:
+                    _apply(row, self._effective(observations[key]), now, updates)
+            _update_rows(connection, _REL, updates)
+        return len(updates)
 
-    def _effective(self, rows: list[ObservationRow]) -> dict[str, Any]:
+    def _effective(self, rows: list[Row[Any]]) -> dict[str, Any]:
         """The reconciled facts (``RELEASE_FACTS``) of one version from every source's claim."""
         ordered = sorted(rows, key=lambda row: (self._rank.get(row.source, len(self._rank)), row.source))
         return {
@@ -262,48 +250,42 @@ class Store:
         A release whose every claim was withdrawn (an entry taken out of a static source) stays
         stored but is left out unless ``withdrawn``: nothing vouches for it any more.
         """
-        with Session(self.engine) as session:
-            query = select(ReleaseRow)
-            obs_query = select(
-                col(ObservationRow.component), col(ObservationRow.version), col(ObservationRow.source)
-            )
-            if component is not None:
-                query = query.where(col(ReleaseRow.component) == component)
-                obs_query = obs_query.where(col(ObservationRow.component) == component)
+        query = select(_REL)
+        obs_query = select(_OBS.c.component, _OBS.c.version, _OBS.c.source)
+        if component is not None:
+            query = query.where(_REL.c.component == component)
+            obs_query = obs_query.where(_OBS.c.component == component)
+        with self.engine.connect() as connection:
             seen: dict[tuple[str, str], list[str]] = {}
-            for comp, version, source in session.exec(obs_query):
+            for comp, version, source in connection.execute(obs_query):
                 seen.setdefault((comp, version), []).append(source)
             return [
                 row_value(row, Release, sources=tuple(sorted(seen.get((row.component, row.version), []))))
-                for row in session.exec(query)
+                for row in connection.execute(query)
                 if withdrawn or (row.component, row.version) in seen
             ]
 
     def observations(self, component: Component, version: str) -> list[Observation]:
         """Every source's claim about one version."""
-        with Session(self.engine) as session:
-            rows = session.exec(
-                select(ObservationRow).where(
-                    col(ObservationRow.component) == component, col(ObservationRow.version) == version
-                )
-            )
-            return [row_value(row, Observation) for row in rows]
+        query = select(_OBS).where(_OBS.c.component == component, _OBS.c.version == version)
+        with self.engine.connect() as connection:
+            return [row_value(row, Observation) for row in connection.execute(query)]
 
     def all_observations(self) -> list[Observation]:
         """Every source's claim about every version (for the date-conflict check)."""
-        with Session(self.engine) as session:
-            return [row_value(row, Observation) for row in session.exec(select(ObservationRow))]
+        with self.engine.connect() as connection:
+            return [row_value(row, Observation) for row in connection.execute(select(_OBS))]
 
     def source_state(self, name: str) -> SourceState | None:
         """The stored health and validators of one source, if it was ever polled."""
-        with Session(self.engine) as session:
-            row = session.get(SourceStateRow, name)
+        with self.engine.connect() as connection:
+            row = connection.execute(select(_STATE).where(_STATE.c.name == name)).first()
             return None if row is None else row_value(row, SourceState)
 
     def source_states(self) -> list[SourceState]:
         """Every polled source's health, by name."""
-        with Session(self.engine) as session:
-            rows = session.exec(select(SourceStateRow).order_by(col(SourceStateRow.name)))
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(_STATE).order_by(_STATE.c.name))
             return [row_value(row, SourceState) for row in rows]
 
     def revision(self) -> tuple[Any, ...]:
@@ -319,17 +301,17 @@ class Store:
         """
         sql: str | None = getattr(self, "_revision_sql", None)
         if sql is None:
-            release, claim, state = table_of(ReleaseRow), table_of(ObservationRow), table_of(SourceStateRow)
+            release, claim, state = _REL, _OBS, _STATE
             # one scalar each: a lone count(*) or max(id) is answered from the b-tree, not a scan
-            statement: Select[Any] = core_select(
-                core_select(func.count()).select_from(release).scalar_subquery(),
-                core_select(func.max(release.c.updated_at)).scalar_subquery(),
-                core_select(func.count()).select_from(claim).scalar_subquery(),
-                core_select(func.max(claim.c.id)).scalar_subquery(),
-                core_select(func.count()).select_from(state).scalar_subquery(),
-                core_select(func.sum(state.c.consecutive_failures)).scalar_subquery(),
-                core_select(func.max(state.c.last_attempt_at)).scalar_subquery(),
-                core_select(func.max(state.c.last_success_at)).scalar_subquery(),
+            statement: Select[Any] = select(
+                select(func.count()).select_from(release).scalar_subquery(),
+                select(func.max(release.c.updated_at)).scalar_subquery(),
+                select(func.count()).select_from(claim).scalar_subquery(),
+                select(func.max(claim.c.id)).scalar_subquery(),
+                select(func.count()).select_from(state).scalar_subquery(),
+                select(func.sum(state.c.consecutive_failures)).scalar_subquery(),
+                select(func.max(state.c.last_attempt_at)).scalar_subquery(),
+                select(func.max(state.c.last_success_at)).scalar_subquery(),
             )
             # compiled once, run on the driver's cursor: the probe runs per request
             sql = self._revision_sql = str(statement.compile(dialect=self.engine.dialect))
@@ -355,15 +337,15 @@ class Store:
         values["etag"] = _fitting(state.etag, ETAG_MAX)
         values["last_modified"] = _fitting(state.last_modified, LAST_MODIFIED_MAX)
         values["last_error"] = _cut(clean_text(state.last_error), ERROR_MAX) if state.last_error else None
-        statement = insert_for(self.engine, SourceStateRow).values(name=state.name, **values)
+        statement = insert_for(self.engine, _STATE).values(name=state.name, **values)
         statement = statement.on_conflict_do_update(
             index_elements=["name"], set_={name: statement.excluded[name] for name in _STATE_FIELDS}
         )
-        with Session(self.engine) as session:
-            session.exec(statement)
-            session.commit()
+        with self.engine.begin() as connection:
+            connection.execute(statement)
 
 
+_REL, _OBS, _STATE = release_table, observation_table, source_state_table
 _STATE_FIELDS = tuple(item.name for item in fields(SourceState) if item.name != "name")
 
 
@@ -374,13 +356,12 @@ def _facts(release: Release) -> dict[str, Any]:
     return facts
 
 
-def _apply(row: ReleaseRow, facts: dict[str, Any], now: datetime) -> bool:
-    """Bring ``row`` to the reconciled ``facts``; whether anything changed."""
+def _apply(row: Row[Any], facts: dict[str, Any], now: datetime, updates: list[dict[str, Any]]) -> bool:
+    """Whether ``row`` differs from the reconciled ``facts``; if so, adds its UPDATE's values
+    (``_update_rows``) to ``updates``."""
     if all(getattr(row, name) == value for name, value in facts.items()):
         return False
-    for name, value in facts.items():
-        setattr(row, name, list(value) if isinstance(value, list) else value)
-    row.updated_at = now
+    updates.append({"row_id": row.id, **facts, "updated_at": now})
     return True
 
 
@@ -409,15 +390,19 @@ def _slices_of(items: list[dict[str, Any]], size: int) -> Iterable[list[dict[str
         yield items[start : start + size]
 
 
-def _observation_matches(row: ObservationRow, url: str | None, release: Release) -> bool:
+def _observation_matches(row: Row[Any], url: str | None, release: Release) -> bool:
     return row.url == url and all(getattr(row, name) == value for name, value in _facts(release).items())
 
 
-def _update_observation(row: ObservationRow, url: str | None, release: Release, seen_at: datetime) -> None:
-    row.url = url
-    for name, value in _facts(release).items():
-        setattr(row, name, value)
-    row.seen_at = seen_at
+def _pairs(table: Any, keys: list[tuple[Component, str]]) -> Any:
+    return tuple_(table.c.component, table.c.version).in_(keys)
+
+
+def _update_rows(connection: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
+    """One UPDATE by id, run for each of ``rows`` (executemany): each dict holds ``row_id`` and
+    the same column names, the values to set."""
+    if rows:
+        connection.execute(update(table).where(table.c.id == bindparam("row_id")), rows)
 
 
 def _chunks(items: list[tuple[Component, str]], size: int) -> Iterable[list[tuple[Component, str]]]:

@@ -16,14 +16,14 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
-from supportwatch.tables import CalendarTokenRow, insert_for, table_of
+from supportwatch.tables import calendar_token_table, insert_for
 
 TOKEN_BYTES = 32
 # compared against when a team has no token, so that a missing row costs what a wrong token does
 _NO_HASH = "0" * 64
 
 
-_TABLE = table_of(CalendarTokenRow)
+_TABLE = calendar_token_table
 
 
 def new_token() -> str:
@@ -77,7 +77,7 @@ class CalendarTokens:
         token stops matching in the same transaction that stores the new one.
         """
         token = new_token()
-        insert = insert_for(self.engine, CalendarTokenRow)
+        insert = insert_for(self.engine, _TABLE)
         statement = insert.values(team=team, token_hash=token_hash(token), created_at=now)
         if rotate:
             statement = statement.on_conflict_do_update(

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, event
 from at_once import row_count, run_together
 from supportwatch.notify.episodes import Change, Episodes, FindingState, Seen, decide, step
 from supportwatch.notify.log import DeliveryKey
-from supportwatch.tables import FindingStateRow
+from supportwatch.tables import finding_state_table
 
 T0 = datetime(2026, 11, 1, 12, tzinfo=UTC)
 T1 = T0 + timedelta(days=1)
@@ -227,4 +227,4 @@ def test_two_notify_runs_recording_the_same_new_findings_at_once(
     assert all(state.episode == 0 and state.resolved_at is None for r in results for state in r.values())
     monkeypatch.undo()
     assert waited == [True, True]  # the two runs did read before either wrote
-    assert row_count(engine, FindingStateRow) == 3
+    assert row_count(engine, finding_state_table) == 3

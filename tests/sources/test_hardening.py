@@ -24,7 +24,6 @@ import httpx._transports.default as httpx_default
 import pytest
 import trustme
 from sqlalchemy import Engine, select
-from sqlmodel import Session
 
 from sources.httpserver import Server, Sleeps, fixture_bytes, loopback_settings, reply, static, status
 from supportwatch.config import HttpSettings, Settings
@@ -44,7 +43,7 @@ from supportwatch.sources.http import (
 from supportwatch.sources.http_source import HttpSource
 from supportwatch.sources.result import Parsed, accept
 from supportwatch.store import Store
-from supportwatch.tables import ObservationRow, ReleaseRow, SourceStateRow
+from supportwatch.tables import observation_table, release_table, source_state_table
 from supportwatch.values import SourceState
 
 PUBLIC = "93.184.216.34"  # never connected to: the recording backend refuses it
@@ -633,11 +632,11 @@ def test_one_poll_with_hostile_values_records_the_rest_and_polls_every_source(
     assert chart_state is not None and chart_state.etag is None
     assert agent_state is not None and agent_state.url == server.url("/astro-agent")
     assert agent_state.last_modified is None
-    with Session(engine) as session:
+    with engine.connect() as connection:
         texts = [
-            *(t for r in session.scalars(select(ReleaseRow)) for t in (r.version, r.app_version, r.channel, *r.image_tags)),
-            *(t for o in session.scalars(select(ObservationRow)) for t in (o.version, o.app_version, o.url)),
-            *(t for s in session.scalars(select(SourceStateRow)) for t in (s.url, s.etag, s.last_error)),
+            *(t for r in connection.execute(select(release_table)) for t in (r.version, r.app_version, r.channel, *r.image_tags)),
+            *(t for o in connection.execute(select(observation_table)) for t in (o.version, o.app_version, o.url)),
+            *(t for s in connection.execute(select(source_state_table)) for t in (s.url, s.etag, s.last_error)),
         ]  # fmt: skip
     assert texts and all(_no_controls(text) for text in texts)
 

@@ -5,9 +5,9 @@ killed halfway through one, leaves the schema as it was. PostgreSQL's DDL is tra
 itself; pysqlite would commit before each DDL statement, so on SQLite the driver is put in
 autocommit mode and the transaction is opened and closed here.
 
-An upgrade needs no model metadata, so the ORM models are not loaded (the migration child
-starts faster); a caller that compares or autogenerates hands ``SQLModel.metadata`` in as the
-``metadata`` attribute.
+An upgrade needs no table metadata, so the table definitions are not loaded (the migration child
+starts faster); a caller that compares or autogenerates hands ``supportwatch.tables.metadata``
+in as the ``metadata`` attribute.
 """
 
 from __future__ import annotations

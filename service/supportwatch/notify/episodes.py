@@ -22,7 +22,7 @@ from sqlalchemy import select as core_select
 
 from supportwatch.notify.log import DeliveryKey
 from supportwatch.notify.sql import slices
-from supportwatch.tables import FindingStateRow, insert_for, table_of
+from supportwatch.tables import finding_state_table, insert_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,9 +159,7 @@ class Episodes:
             if fresh:
                 # one statement for every row: compiled once, sent in batches (executemany)
                 connection.execute(
-                    insert_for(self.engine, FindingStateRow).on_conflict_do_nothing(
-                        index_elements=["dedup_key"]
-                    ),
+                    insert_for(self.engine, _TABLE).on_conflict_do_nothing(index_elements=["dedup_key"]),
                     [_values(_started(seen, now)) for seen in fresh],
                 )
                 for names in slices([seen.dedup_key for seen in fresh], 400):
@@ -208,7 +206,7 @@ class Episodes:
             return [_state_of(row, payload=dict(row[-1])) for row in connection.execute(query)]
 
 
-_TABLE = table_of(FindingStateRow)
+_TABLE = finding_state_table
 # every field a step may change but the payload (written apart, only when it differs)
 _STEPPED = ("first_seen_at", "last_seen_at", "resolved_at", "superseded", "episode", "severity")
 _UPDATE = (

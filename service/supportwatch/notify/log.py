@@ -29,11 +29,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, and_, func, or_, true, update
-from sqlmodel import Session, col, select
+from sqlalchemy import ColumnElement, Engine, Row, and_, func, or_, select, true, update
 
 from supportwatch.notify.sql import slices
-from supportwatch.tables import DeliveryRow, insert_for, row_value, table_of
+from supportwatch.tables import delivery_table, insert_for, row_value
+
+_T = delivery_table.c
 
 
 class DeliveryState(StrEnum):
@@ -195,11 +196,10 @@ class DeliveryLog:
         """``claim`` for many rows in one transaction; returns the (target, key) pairs inserted."""
         if not items:
             return set()
-        table = table_of(DeliveryRow)
         statement = (
-            insert_for(self.engine, DeliveryRow)
+            insert_for(self.engine, delivery_table)
             .on_conflict_do_nothing(index_elements=["target", "key"])
-            .returning(table.c.target, table.c.key)
+            .returning(_T.target, _T.key)
         )
         inserted: set[tuple[str, str]] = set()
         # one statement, compiled once, sent in batches ("insertmanyvalues"); the rows are built a
@@ -214,33 +214,32 @@ class DeliveryLog:
         """Claim every row due for a retry, or claimed by a process whose lease has expired."""
         due = _due(now)
         taken: list[Claim] = []
-        with Session(self.engine) as session:
-            for row in session.exec(select(DeliveryRow).where(due)).all():
+        with self.engine.begin() as connection:
+            for row in connection.execute(select(delivery_table).where(due)).all():
                 statement = (
-                    update(DeliveryRow)
-                    .where(col(DeliveryRow.id) == row.id, due)
+                    update(delivery_table)
+                    .where(_T.id == row.id, due)
                     .values(
                         state=DeliveryState.CLAIMED.value,
                         lease_until=now + timedelta(seconds=lease_seconds),
                     )
                 )
-                if session.exec(statement).rowcount == 1:
+                if connection.execute(statement).rowcount == 1:
                     key = DeliveryKey.parse(row.key)
                     taken.append(Claim(row.target, key, dict(row.payload), row.attempts, row.created_at))
-            session.commit()
         return taken
 
     def next_due(self, *, now: datetime) -> datetime | None:
         """When the earliest row not due yet becomes due: a retry's next attempt, or the end of
         a claim's lease (a process that died while sending); None when nothing waits."""
-        retry = select(func.min(DeliveryRow.next_attempt_at)).where(
-            col(DeliveryRow.state) == DeliveryState.RETRY.value, col(DeliveryRow.next_attempt_at) > now
+        retry = select(func.min(_T.next_attempt_at)).where(
+            _T.state == DeliveryState.RETRY.value, _T.next_attempt_at > now
         )
-        lease = select(func.min(DeliveryRow.lease_until)).where(
-            col(DeliveryRow.state) == DeliveryState.CLAIMED.value, col(DeliveryRow.lease_until) >= now
+        lease = select(func.min(_T.lease_until)).where(
+            _T.state == DeliveryState.CLAIMED.value, _T.lease_until >= now
         )
-        with Session(self.engine) as session:
-            times = [session.exec(retry).one(), session.exec(lease).one()]
+        with self.engine.connect() as connection:
+            times = [connection.execute(retry).scalar_one(), connection.execute(lease).scalar_one()]
         found = [moment for moment in times if moment is not None]
         return min(found) if found else None
 
@@ -260,14 +259,12 @@ class DeliveryLog:
         self, target: str, keys: Sequence[DeliveryKey], state: DeliveryState | None
     ) -> set[DeliveryKey]:
         found: set[DeliveryKey] = set()
-        with Session(self.engine) as session:
+        with self.engine.connect() as connection:
             for chunk in slices([str(key) for key in keys], 400):
-                query = select(col(DeliveryRow.key)).where(
-                    col(DeliveryRow.target) == target, col(DeliveryRow.key).in_(chunk)
-                )
+                query = select(_T.key).where(_T.target == target, _T.key.in_(chunk))
                 if state is not None:
-                    query = query.where(col(DeliveryRow.state) == state.value)
-                found.update(DeliveryKey.parse(text) for text in session.exec(query))
+                    query = query.where(_T.state == state.value)
+                found.update(DeliveryKey.parse(text) for text in connection.execute(query).scalars())
         return found
 
     def mark_sent(
@@ -295,32 +292,28 @@ class DeliveryLog:
         """Thread -> the ``external_id`` of the first message sent to ``target`` in it (threads
         without a sent, identified message are left out)."""
         roots: dict[str, str] = {}
-        with Session(self.engine) as session:
+        with self.engine.connect() as connection:
             for chunk in slices(sorted(set(threads)), 400):
                 query = (
-                    select(col(DeliveryRow.thread), col(DeliveryRow.external_id))
+                    select(_T.thread, _T.external_id)
                     .where(
-                        col(DeliveryRow.target) == target,
-                        col(DeliveryRow.thread).in_(chunk),
-                        col(DeliveryRow.state) == DeliveryState.SENT.value,
-                        col(DeliveryRow.external_id).is_not(None),
+                        _T.target == target,
+                        _T.thread.in_(chunk),
+                        _T.state == DeliveryState.SENT.value,
+                        _T.external_id.is_not(None),
                     )
-                    .order_by(col(DeliveryRow.sent_at), col(DeliveryRow.id))
+                    .order_by(_T.sent_at, _T.id)
                 )
-                for thread, external_id in session.exec(query):
+                for thread, external_id in connection.execute(query):
                     if thread is not None and external_id is not None:
                         roots.setdefault(thread, external_id)
         return roots
 
     def message_payloads(self, target: str, external_id: str) -> list[dict[str, Any]]:
         """The payloads of every row one message (``external_id``) carried to ``target``."""
-        with Session(self.engine) as session:
-            query = (
-                select(col(DeliveryRow.payload))
-                .where(col(DeliveryRow.target) == target, col(DeliveryRow.external_id) == external_id)
-                .order_by(col(DeliveryRow.id))
-            )
-            return [dict(payload) for payload in session.exec(query)]
+        query = select(_T.payload).where(_T.target == target, _T.external_id == external_id).order_by(_T.id)
+        with self.engine.connect() as connection:
+            return [dict(payload) for payload in connection.execute(query).scalars()]
 
     def mark_failed(
         self,
@@ -344,18 +337,17 @@ class DeliveryLog:
         )
 
     def _finish(self, target: str, keys: Sequence[DeliveryKey], attempts: int, **values: Any) -> None:
-        with Session(self.engine) as session:
+        with self.engine.begin() as connection:
             for chunk in slices([str(key) for key in keys], 400):
-                session.exec(
-                    update(DeliveryRow)
-                    .where(col(DeliveryRow.target) == target, col(DeliveryRow.key).in_(chunk))
+                connection.execute(
+                    update(delivery_table)
+                    .where(_T.target == target, _T.key.in_(chunk))
                     .values(
-                        attempts=col(DeliveryRow.attempts) + attempts,
+                        attempts=_T.attempts + attempts,
                         lease_until=None,
                         **{**values, "last_error": (values["last_error"] or "")[:2000] or None},
                     )
                 )
-            session.commit()
 
     def redrive(self, *, now: datetime, target: str | None = None, key: DeliveryKey | None = None) -> int:
         """Put dead letters (optionally of one target or key) back in the queue, due at ``now``.
@@ -363,20 +355,19 @@ class DeliveryLog:
         For after an operator fixed what made them fail for good (a revoked token, an archived
         channel); the give-up clock starts again. Returns how many were re-queued.
         """
-        conditions = [col(DeliveryRow.state) == DeliveryState.DEAD.value]
+        conditions = [_T.state == DeliveryState.DEAD.value]
         if target is not None:
-            conditions.append(col(DeliveryRow.target) == target)
+            conditions.append(_T.target == target)
         if key is not None:
-            conditions.append(col(DeliveryRow.key) == str(key))
-        with Session(self.engine) as session:
-            count = session.exec(
-                update(DeliveryRow)
+            conditions.append(_T.key == str(key))
+        with self.engine.begin() as connection:
+            count = connection.execute(
+                update(delivery_table)
                 .where(and_(*conditions))
                 .values(
                     state=DeliveryState.RETRY.value, next_attempt_at=now, created_at=now, lease_until=None
                 )
             ).rowcount
-            session.commit()
         return int(count)
 
     def records(
@@ -385,14 +376,14 @@ class DeliveryLog:
         """Delivery-log rows, optionally one state (``DEAD`` for the dead letters) or target."""
         conditions = []
         if state is not None:
-            conditions.append(col(DeliveryRow.state) == state.value)
+            conditions.append(_T.state == state.value)
         if target is not None:
-            conditions.append(col(DeliveryRow.target) == target)
+            conditions.append(_T.target == target)
         return self._records(and_(true(), *conditions))
 
     def _records(self, condition: ColumnElement[bool]) -> list[DeliveryRecord]:
-        with Session(self.engine) as session:
-            rows = session.exec(select(DeliveryRow).where(condition).order_by(col(DeliveryRow.id)))
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(delivery_table).where(condition).order_by(_T.id))
             return [_record(row) for row in rows]
 
     def revision(self) -> tuple[tuple[str, str, int, int, int], ...]:
@@ -405,52 +396,49 @@ class DeliveryLog:
         the target's highest id. A probe stays cheap as the log grows.
         """
         unsent = [DeliveryState.CLAIMED.value, DeliveryState.RETRY.value, DeliveryState.DEAD.value]
-        state, target, ident = col(DeliveryRow.state), col(DeliveryRow.target), col(DeliveryRow.id)
+        state, target, ident = _T.state, _T.target, _T.id
         pending = (
             select(state, target, func.count(), func.sum(ident))
-            .add_columns(func.sum(col(DeliveryRow.attempts)))
+            .add_columns(func.sum(_T.attempts))
             .where(state.in_(unsent))
             .group_by(state, target)
         )
         totals = select(target, func.count(), func.max(ident)).group_by(target)
-        with Session(self.engine) as session:
+        with self.engine.connect() as connection:
             rows = [
                 (s, t, int(n), int(ids or 0), int(tries or 0))
-                for s, t, n, ids, tries in session.connection().execute(pending)
+                for s, t, n, ids, tries in connection.execute(pending)
             ]
             open_rows: dict[str, int] = {}
             for _, name, count, _, _ in rows:
                 open_rows[name] = open_rows.get(name, 0) + count
             rows += [
                 (DeliveryState.SENT.value, name, int(count) - open_rows.get(name, 0), int(top or 0), 0)
-                for name, count, top in session.exec(totals)
+                for name, count, top in connection.execute(totals)
             ]
         return tuple(sorted(rows))
 
     def last_sent_digest(self, target: str) -> DeliveryRecord | None:
         """The newest delivered digest for ``target``."""
-        with Session(self.engine) as session:
-            row = session.exec(
-                select(DeliveryRow)
-                .where(
-                    col(DeliveryRow.target) == target,
-                    col(DeliveryRow.key).startswith(_DIGEST),
-                    col(DeliveryRow.state) == DeliveryState.SENT.value,
-                )
-                .order_by(col(DeliveryRow.sent_at).desc())
-                .limit(1)
-            ).first()
+        query = (
+            select(delivery_table)
+            .where(_T.target == target, _T.key.startswith(_DIGEST), _T.state == DeliveryState.SENT.value)
+            .order_by(_T.sent_at.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            row = connection.execute(query).first()
             return None if row is None else _record(row)
 
 
 def _due(now: datetime) -> ColumnElement[bool]:
     return or_(
-        and_(col(DeliveryRow.state) == DeliveryState.RETRY.value, col(DeliveryRow.next_attempt_at) <= now),
-        and_(col(DeliveryRow.state) == DeliveryState.CLAIMED.value, col(DeliveryRow.lease_until) < now),
+        and_(_T.state == DeliveryState.RETRY.value, _T.next_attempt_at <= now),
+        and_(_T.state == DeliveryState.CLAIMED.value, _T.lease_until < now),
     )
 
 
-def _record(row: DeliveryRow) -> DeliveryRecord:
+def _record(row: Row[Any]) -> DeliveryRecord:
     return row_value(row, DeliveryRecord, state=DeliveryState(row.state), payload=dict(row.payload))
 
 

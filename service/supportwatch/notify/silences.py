@@ -11,10 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, select
 
-from supportwatch.tables import AckRow, insert_for
+from supportwatch.tables import ack_table, insert_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,20 +47,19 @@ class Silences:
 
     def ack(self, dedup_key: str, *, until: datetime | None, now: datetime, note: str = "") -> Ack:
         """Silence ``dedup_key`` until ``until`` (None: until its facts change); replaces an older ack."""
-        statement = insert_for(self.engine, AckRow).values(
+        statement = insert_for(self.engine, ack_table).values(
             dedup_key=dedup_key, until=until, created_at=now, note=note
         )
         statement = statement.on_conflict_do_update(
             index_elements=["dedup_key"],
             set_={name: statement.excluded[name] for name in ("until", "created_at", "note")},
         )
-        with Session(self.engine) as session:  # an upsert: two acks of one key at once both succeed
-            session.exec(statement)
-            session.commit()
+        with self.engine.begin() as connection:  # an upsert: two acks of one key at once both succeed
+            connection.execute(statement)
         return Ack(dedup_key, until, now, note)
 
     def acks(self) -> list[Ack]:
         """Every stored ack, oldest first, active or not."""
-        with Session(self.engine) as session:
-            rows = session.exec(select(AckRow).order_by(col(AckRow.created_at)))
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(ack_table).order_by(ack_table.c.created_at))
             return [Ack(row.dedup_key, row.until, row.created_at, row.note) for row in rows]
