@@ -186,6 +186,18 @@ def test_missing_key_names_the_deployment(tmp_path: Path) -> None:
     assert err.message == "is required but missing"
 
 
+def test_an_unknown_key_in_a_deployment_is_named_with_the_fix(tmp_path: Path) -> None:
+    err = error_of(write(tmp_path, "deployments:\n" + deployment() + deployment("b", namspace="etl")))
+    assert err.path == "supportwatch.yaml: deployments[1] (b).namspace"
+    assert err.message == "unknown key; check its spelling against the documented config keys"
+
+
+def test_a_deployment_that_is_not_a_mapping_says_what_stands_there(tmp_path: Path) -> None:
+    err = error_of(write(tmp_path, "deployments:\n" + deployment() + "  - prod-west\n"))
+    assert err.path == "supportwatch.yaml: deployments[1]"
+    assert err.message.endswith("(got a string)")
+
+
 @pytest.mark.parametrize(
     "item",
     [
@@ -267,7 +279,8 @@ def test_a_deployment_setting_holds_the_parsed_values_and_writes_back_its_text(t
     assert item.image == ImageRef.parse(f"{REPO}:{TAG}")
     assert item.chart_version == AgentVersion.parse("2.0.0")
     assert item.orchestration_runtime == RuntimeVersion.parse("3.1-9")
-    assert item.model_dump() == {
+    [dumped] = settings.model_dump()["deployments"]
+    assert dumped == {
         "name": "prod-east",
         "team": "data-platform",
         "image": f"{REPO}:{TAG}",

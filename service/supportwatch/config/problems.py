@@ -25,6 +25,8 @@ _STRUCTURE_ERRORS = frozenset(
     {
         "model_type",
         "model_attributes_type",
+        "dataclass_type",
+        "dataclass_args_type",
         "dict_type",
         "list_type",
         "union_tag_invalid",
@@ -45,9 +47,10 @@ def validation_error(
     loc = _error_loc(error["loc"], deployments_file, deployments)
     path = format_path(loc)
     message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
+    # a model says extra_forbidden and missing, a validated dataclass (a deployment) the other two
+    if error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
         return ConfigError(path, "unknown key; check its spelling against the documented config keys")
-    if error["type"] == "missing":
+    if error["type"] in ("missing", "missing_argument"):
         return ConfigError(path, "is required but missing")
     if any(isinstance(part, str) and part in SECRET_KEYS for part in loc):
         return ConfigError(path, message)
