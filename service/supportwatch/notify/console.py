@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from supportwatch.notify.base import Outcome
-from supportwatch.notify.message import Message
+from supportwatch.notify.message import Message, Notice
 from supportwatch.notify.text import plain_text
 
 logger = logging.getLogger("supportwatch.notify.console")
+# a console message names at most this many deployments: each log record stays readable, and a
+# large fleet's first run is a series of parts, not one record of megabytes
+DEPLOYMENTS_PER_MESSAGE = 50
+
+
+def console_chunks(notices: Sequence[Notice]) -> list[tuple[Notice, ...]]:
+    """A run's notices to the console as messages of at most ``DEPLOYMENTS_PER_MESSAGE``
+    deployments (data-health notices count as one), each deployment's notices in one message,
+    in the order given."""
+    groups: dict[str, list[Notice]] = {}
+    for notice in notices:
+        groups.setdefault(notice.deployment, []).append(notice)
+    members = list(groups.values())
+    return [
+        tuple(notice for group in members[start : start + DEPLOYMENTS_PER_MESSAGE] for notice in group)
+        for start in range(0, len(members), DEPLOYMENTS_PER_MESSAGE)
+    ]
 
 
 class ConsoleNotifier:

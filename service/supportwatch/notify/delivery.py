@@ -39,10 +39,11 @@ from typing import Any, Protocol
 from supportwatch.config import NotifySettings, redact_url
 from supportwatch.errors import PermanentDeliveryError
 from supportwatch.notify.base import KeyedNotifier, Outcome, redact
-from supportwatch.notify.log import Claim, Claimable, DeliveryKey, DeliveryLog
+from supportwatch.notify.log import CLAIM_BATCH, Claim, Claimable, DeliveryKey, DeliveryLog
 from supportwatch.notify.message import Message, Notice, Overview
 from supportwatch.notify.payload import DigestPayload, NoticePayload, read_payload
 from supportwatch.notify.plan import Outgoing
+from supportwatch.notify.sql import slices
 from supportwatch.notify.text import plain_text
 from supportwatch.notify.wiring import Integration
 from supportwatch.retry import backoff
@@ -244,19 +245,22 @@ class Delivery:
         return report
 
     def claim(self, outgoing: Sequence[Outgoing], *, now: datetime) -> Iterator[Claim]:
-        """Claim each outgoing (target, key) not logged yet (in one transaction), then every row
-        due again."""
+        """Claim each outgoing (target, key) not logged yet (a transaction per ``CLAIM_BATCH``;
+        a run stopped between two leaves the rest for the next run), then every row due again."""
         lease = self.policy.lease_seconds
-        payloads = [item.payload.to_json() for item in outgoing]
-        wanted = [
-            Claimable(item.target, item.key, item.summary, payload, item.thread)
-            for item, payload in zip(outgoing, payloads, strict=True)
-        ]
-        inserted = self.log.claim_many(wanted, now=now, lease_seconds=lease)
-        for item in wanted:
-            if (item.target, str(item.key)) in inserted:
-                inserted.discard((item.target, str(item.key)))  # a key listed twice is claimed once
-                yield Claim(item.target, item.key, dict(item.payload), 0, now)
+        claimed: set[tuple[str, str]] = set()
+        # a slice at a time: a fleet's outgoing never holds every encoded payload twice at once
+        for chunk in slices(outgoing, CLAIM_BATCH):
+            wanted = [
+                Claimable(item.target, item.key, item.summary, item.payload.to_json(), item.thread)
+                for item in chunk
+            ]
+            inserted = self.log.claim_many(wanted, now=now, lease_seconds=lease)
+            for item in wanted:
+                pair = (item.target, str(item.key))
+                if pair in inserted and pair not in claimed:  # a key listed twice is claimed once
+                    claimed.add(pair)
+                    yield Claim(item.target, item.key, dict(item.payload), 0, now)
         yield from self.log.take_due(now=now, lease_seconds=lease)
 
     def _sent(self, batches: Sequence[Batch]) -> Iterator[tuple[Batch, Outcome, int]]:

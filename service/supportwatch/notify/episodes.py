@@ -24,6 +24,9 @@ from supportwatch.notify.log import DeliveryKey
 from supportwatch.notify.sql import slices
 from supportwatch.tables import finding_state_table, insert_for
 
+# rows written per statement (executemany): bounds the encoded parameters held at once
+WRITE_BATCH = 500
+
 
 @dataclass(frozen=True, slots=True)
 class Seen:
@@ -157,33 +160,32 @@ class Episodes:
             stored = _stored(connection, or_(_TABLE.c.resolved_at.is_(None), _TABLE.c.dedup_key.in_(keys)))
             fresh = sorted({s.dedup_key: s for s in current if s.dedup_key not in stored}.values(), key=_key)
             if fresh:
-                # one statement for every row: compiled once, sent in batches (executemany)
-                connection.execute(
-                    insert_for(self.engine, _TABLE).on_conflict_do_nothing(index_elements=["dedup_key"]),
-                    [_values(_started(seen, now)) for seen in fresh],
-                )
+                insert = insert_for(self.engine, _TABLE).on_conflict_do_nothing(index_elements=["dedup_key"])
+                for chunk in slices(fresh, WRITE_BATCH):
+                    connection.execute(insert, [_values(_started(seen, now)) for seen in chunk])
                 for names in slices([seen.dedup_key for seen in fresh], 400):
                     stored.update(_stored(connection, _TABLE.c.dedup_key.in_(names)))
             result: dict[str, FindingState] = {}
-            changes: list[dict[str, Any]] = []
-            payloads: list[dict[str, Any]] = []
+            changed_payloads: list[Seen] = []
             for seen in current:
                 previous, payload_json = stored[seen.dedup_key]
                 changed = step(previous, seen, now=now, superseded=superseded)
                 assert changed is not None  # a reported finding always steps
                 result[seen.dedup_key] = changed[1]
-                changes.append(_changes(changed[1]))
                 if json.dumps(seen.payload) != payload_json:
-                    payloads.append({"key": seen.dedup_key, "new_payload": seen.payload})
+                    changed_payloads.append(seen)
+            ended: list[FindingState] = []
             for key, (state, _) in stored.items():
                 if key not in keys and not (keep is not None and keep(state)):
-                    ended = step(state, None, now=now, superseded=superseded)
-                    if ended is not None:
-                        changes.append(_changes(ended[1]))
-            if changes:
-                connection.execute(_UPDATE, changes)
-            if payloads:
-                connection.execute(_UPDATE_PAYLOAD, payloads)
+                    stepped = step(state, None, now=now, superseded=superseded)
+                    if stepped is not None:
+                        ended.append(stepped[1])
+            for states in slices([*result.values(), *ended], WRITE_BATCH):
+                connection.execute(_UPDATE, [_changes(state) for state in states])
+            for seens in slices(changed_payloads, WRITE_BATCH):
+                connection.execute(
+                    _UPDATE_PAYLOAD, [{"key": s.dedup_key, "new_payload": s.payload} for s in seens]
+                )
             if commit:
                 connection.commit()
             else:

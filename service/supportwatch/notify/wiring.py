@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from supportwatch.config import ReceiverSettings, Settings
 from supportwatch.errors import PermanentDeliveryError
 from supportwatch.notify.base import Notifier, Unusable
-from supportwatch.notify.console import ConsoleNotifier
+from supportwatch.notify.console import ConsoleNotifier, console_chunks
 from supportwatch.notify.message import Notice
 from supportwatch.notify.pacing import RateLimiter
 from supportwatch.notify.plan import CONSOLE, Route, Router
@@ -123,7 +123,8 @@ def _email(
 
 
 def _console(receiver_name: str, runtime: NotifyRuntime) -> Integration:
-    return Integration(f"{receiver_name}/{CONSOLE}", ConsoleNotifier(runtime.console), _whole, CONSOLE)
+    notifier = ConsoleNotifier(runtime.console)
+    return Integration(f"{receiver_name}/{CONSOLE}", notifier, console_chunks, CONSOLE)
 
 
 KINDS: dict[str, Callable[[Settings, ReceiverSettings, NotifyRuntime, RateLimiter], Integration]] = {
