@@ -17,7 +17,6 @@ import select
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from datetime import date
@@ -26,14 +25,13 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ports import free_port
 from supportwatch.service import Service
 from supportwatch.web import create_app
 
 from .fleet import NOW, open_service
+from .served import serving
 from .test_pages import example_settings, record_runs, write_mail
 
 CHROMIUM = "/usr/bin/chromium"
@@ -239,21 +237,9 @@ def served() -> list[str]:
 
 @pytest.fixture
 def base_url(demo_service: Service, served: list[str]) -> Iterator[str]:
-    port = free_port()
     app = Recorder(create_app(demo_service.settings, service=demo_service, clock=lambda: NOW), served)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start within 10 s")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(app) as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,14 +7,11 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
@@ -28,6 +25,7 @@ from supportwatch.web import create_app
 from supportwatch.web.app import method_label, status_label
 
 from .fleet import NOW, SECRETS, open_service
+from .served import serving
 
 # every GET route of the app, written out by hand (a new route must be added here)
 GET_ROUTES = {
@@ -105,24 +103,12 @@ def test_head_keeps_the_calendar_etag_and_its_304(client: TestClient) -> None:
 
 
 def test_head_over_a_real_socket(service: Service) -> None:
-    port = free_port()
     app = create_app(service.settings, service=service, clock=lambda: NOW)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "uvicorn did not start"
-        time.sleep(0.02)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            for path in ("/healthz", "/readyz", "/", "/calendar.ics"):
-                head = http.head(path)
-                assert (path, head.status_code, head.content) == (path, 200, b"")
-                assert int(head.headers["content-length"]) == len(http.get(path).content)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(app) as url, httpx.Client(base_url=url, timeout=10) as http:
+        for path in ("/healthz", "/readyz", "/", "/calendar.ics"):
+            head = http.head(path)
+            assert (path, head.status_code, head.content) == (path, 200, b"")
+            assert int(head.headers["content-length"]) == len(http.get(path).content)
 
 
 # --- bounded labels -----------------------------------------------------------------------

@@ -2,41 +2,23 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from icalendar import Calendar
 
-from ports import free_port
 from supportwatch.service import Service
 from supportwatch.web import create_app
 
 from .fleet import NOW
+from .served import serving
 
 
 @pytest.fixture
 def base_url(service: Service) -> Iterator[str]:
-    port = free_port()
-    app = create_app(service.settings, service=service, clock=lambda: NOW)
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("uvicorn did not start within 10 s")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serving(create_app(service.settings, service=service, clock=lambda: NOW)) as url:
+        yield url
 
 
 def test_healthz_and_calendar_over_a_real_socket(base_url: str) -> None:
