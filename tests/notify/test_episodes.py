@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Connection, Engine, event
 
 from at_once import row_count, run_together
-from supportwatch.notify.episodes import Change, Episodes, FindingState, Seen, decide, step
+from supportwatch.notify.episodes import WRITE_BATCH, Change, Episodes, FindingState, Seen, decide, step
 from supportwatch.notify.log import DeliveryKey
 from supportwatch.tables import finding_state_table
 
@@ -228,3 +228,25 @@ def test_two_notify_runs_recording_the_same_new_findings_at_once(
     monkeypatch.undo()
     assert waited == [True, True]  # the two runs did read before either wrote
     assert row_count(engine, finding_state_table) == 3
+
+
+def test_a_fleets_worth_of_findings_is_written_and_ended_across_statement_batches(engine: Engine) -> None:
+    # more findings than one statement writes: inserted, updated and ended in several batches
+    count = WRITE_BATCH * 2 + 100
+    seen = [
+        Seen(f"k{n:05d}", "end_of_maintenance", "warning", f"d{n:05d}", "team", {"n": n})
+        for n in range(count)
+    ]
+    episodes = Episodes(engine)
+    first = episodes.sync_findings(seen, now=T0, superseded=never)
+    assert len(first) == count and row_count(engine, finding_state_table) == count
+    # the next run: the first 700 again, every other one with new facts; the rest no longer
+    again = [replace(item, payload={"n": -n}) if n % 2 else item for n, item in enumerate(seen[:700])]
+    second = episodes.sync_findings(again, now=T1, superseded=never)
+    assert len(second) == 700 and all(item.last_seen_at == T1 for item in second.values())
+    stored = {item.dedup_key: item for item in episodes.finding_states(opened_since=T0)}
+    assert stored["k00001"].payload == {"n": -1} and stored["k00002"].payload == {"n": 2}
+    assert [key for key, item in stored.items() if item.resolved_at == T1] == [
+        f"k{n:05d}" for n in range(700, count)
+    ]
+    assert all(stored[f"k{n:05d}"].resolved_at is None for n in range(700))

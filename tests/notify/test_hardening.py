@@ -19,7 +19,7 @@ from supportwatch.notify import wiring
 from supportwatch.notify.base import Outcome
 from supportwatch.notify.delivery import Delivery
 from supportwatch.notify.email import EmailNotifier, message_id, render_email
-from supportwatch.notify.log import DeliveryKey, DeliveryLog, DeliveryState
+from supportwatch.notify.log import CLAIM_BATCH, DeliveryKey, DeliveryLog, DeliveryState
 from supportwatch.notify.message import Message, Notice
 from supportwatch.notify.pacing import RateLimiter
 from supportwatch.notify.payload import NoticePayload
@@ -423,3 +423,15 @@ def test_the_email_notifier_uses_the_delivery_key(smtp_server: SmtpServer, tmp_p
         for e in smtp_server.recorder.envelopes
     }
     assert ids == {"<1aa4a31fcd8590da41809a904b9304de9d0c7056.supportwatch@example.com>"}
+
+
+def test_claims_across_slices_are_each_claimed_once(engine: Engine) -> None:
+    # more outgoing than one claim statement takes, with one (target, key) listed in two slices
+    items = [outgoing("t/slack", f"d{n:04d}") for n in range(CLAIM_BATCH + 40)]
+    items.insert(CLAIM_BATCH + 10, items[3])
+    claims = list(delivery(engine, integration("t/slack", Recording())).claim(items, now=T0))
+    assert sorted(str(claim.key) for claim in claims) == sorted({str(item.key) for item in items})
+    assert len(claims) == CLAIM_BATCH + 40
+    assert set(states(engine).values()) == {"claimed"}
+    # a second run finds every row logged: nothing is claimed twice
+    assert list(delivery(engine, integration("t/slack", Recording())).claim(items, now=T0)) == []
