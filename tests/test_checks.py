@@ -207,6 +207,44 @@ def test_chart_incompatible_names_the_chart_to_move_to() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("namespace", "release", "shown_namespace", "shown_release"),
+    [("agents-prod", "agent", "agents-prod", "agent"), (None, None, "<namespace>", "<release>")],
+)
+def test_the_breaking_upgrade_fix_fills_in_the_deployments_names_as_its_plan_does(
+    namespace: str | None, release: str | None, shown_namespace: str, shown_release: str
+) -> None:
+    steps = (
+        "`kubectl delete svc -l component=worker -n {namespace}`",
+        "`helm upgrade {release} {chart} --version {version} --set-json 'sentinel={\"enabled\":true}'`",
+    )
+    rules = Rules(
+        compatibility=RULES.compatibility, chart_upgrades=(ChartUpgrade(AgentVersion(2, 0, 0), steps),)
+    )
+    deployment = Deployment(
+        name="d1",
+        team="team-a",
+        image=ImageRef.parse(f"{REPO}:3.1-9-python-3.12-astro-agent-1.5.0"),
+        chart_version=AgentVersion(1, 5, 0),
+        namespace=namespace,
+        helm_release=release,
+    )
+    catalog = Catalog.build(RELEASES, policy=POLICY, today=date(2026, 6, 20))
+    report = evaluate_one(deployment, catalog, rules)
+    fix = finding(report, FindingKind.CHART_BREAKING_UPGRADE).remedy
+    assert fix == (
+        "To upgrade to chart 2.1.0: "
+        f"1. `kubectl delete svc -l component=worker -n {shown_namespace}`; "
+        f"2. `helm upgrade {shown_release} astronomer/astro-remote-execution-agent --version 2.1.0 "
+        "--set-json 'sentinel={\"enabled\":true}'`"
+    )
+    # the plan says the same commands, step by step
+    chart_steps = [step.text for step in report.plan if step.change == "chart"]
+    assert [text.split(": ", 1)[1] for text in chart_steps] == [
+        item.split(". ", 1)[1] for item in fix.split(": ", 1)[1].split("; ")
+    ]
+
+
 def test_agent_remedy_adds_chart_upgrade_when_target_needs_it() -> None:
     report = run(dep("3.1-9-python-3.12-astro-agent-1.5.0", chart="1.5.0"), date(2026, 10, 1))
     found = finding(report, FindingKind.END_OF_MAINTENANCE)

@@ -26,7 +26,7 @@ from supportwatch.catalog import Catalog, Maintenance
 from supportwatch.compatibility import Rules, agents_for, chart_admits, incompatible
 from supportwatch.policy import MaintenancePolicy, MinorWindow, SupportState, reminder_rung
 from supportwatch.target import FIXABLE, STAY, Target, choose_target
-from supportwatch.upgrade import Step, plan_steps, target_remedy
+from supportwatch.upgrade import Step, chart_step_text, plan_steps, target_remedy
 from supportwatch.values import Deployment, Finding, FindingKind, Release, Severity
 from supportwatch.versions import AgentVersion, ImageTag, minor_label
 from supportwatch.wording import since, until
@@ -248,7 +248,10 @@ def check_chart_breaking_upgrade(s: Subject) -> Finding | None:
     if not crossing:
         return None
     upgrade = min(crossing, key=lambda u: u.to)
-    steps = "; ".join(f"{index}. {step}" for index, step in enumerate(upgrade.steps, start=1))
+    steps = "; ".join(
+        f"{index}. {chart_step_text(step, s.deployment, newest)}"
+        for index, step in enumerate(upgrade.steps, start=1)
+    )
     return s.finding(
         FindingKind.CHART_BREAKING_UPGRADE,
         f"chart-{chart}->{upgrade.to.major}.x",

@@ -359,7 +359,7 @@ def _render_chart_steps(deployment: Deployment, chart: AgentVersion, rules: Rule
             Step(
                 "chart",
                 f"Chart {current} -> {chart}, breaking upgrade step {index} of {len(upgrade.steps)}: "
-                + _fill(text, namespace=namespace, release=release, version=str(chart), chart=CHART_REPO),
+                + chart_step_text(text, deployment, chart),
                 chart_version=str(chart) if index == len(upgrade.steps) else None,
                 brief=f"upgrade the chart from {current} to {chart} (a breaking upgrade: see the plan)",
             )
@@ -377,6 +377,19 @@ def _render_chart_steps(deployment: Deployment, chart: AgentVersion, rules: Rule
 
 
 _PLACEHOLDER = re.compile(r"\{(namespace|release|version|chart)\}")
+
+
+def chart_step_text(text: str, deployment: Deployment, chart: AgentVersion) -> str:
+    """A configured chart-upgrade step for ``deployment`` moving to ``chart``: ``{namespace}`` and
+    ``{release}`` filled in from the deployment (``<namespace>``, ``<release>`` when it names
+    none), ``{version}`` and ``{chart}`` from the move; every surface says the same command."""
+    return _fill(
+        text,
+        namespace=deployment.namespace or "<namespace>",
+        release=deployment.helm_release or "<release>",
+        version=str(chart),
+        chart=CHART_REPO,
+    )
 
 
 def _fill(text: str, **values: str) -> str:
