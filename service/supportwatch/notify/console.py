@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from supportwatch.notify.base import Outcome
+from supportwatch.notify.layout import layout
 from supportwatch.notify.message import Message, Notice
 from supportwatch.notify.text import plain_text
 
@@ -17,16 +18,17 @@ DEPLOYMENTS_PER_MESSAGE = 50
 
 def console_chunks(notices: Sequence[Notice]) -> list[tuple[Notice, ...]]:
     """A run's notices to the console as messages of at most ``DEPLOYMENTS_PER_MESSAGE``
-    deployments (data-health notices count as one), each deployment's notices in one message,
-    in the order given."""
-    groups: dict[str, list[Notice]] = {}
-    for notice in notices:
-        groups.setdefault(notice.deployment, []).append(notice)
-    members = list(groups.values())
-    return [
-        tuple(notice for group in members[start : start + DEPLOYMENTS_PER_MESSAGE] for notice in group)
-        for start in range(0, len(members), DEPLOYMENTS_PER_MESSAGE)
-    ]
+    deployments, in the order a message shows them (``layout``): data health and the facts
+    about the fleet in the first (each said once), then each deployment's notices in one."""
+    shaped = layout(notices)
+    first = [*shaped.health, *(notice for fact in shaped.fleet for notice in fact.notices)]
+    groups = [group.notices for group in shaped.deployments]
+    chunks = [
+        tuple(notice for group in groups[start : start + DEPLOYMENTS_PER_MESSAGE] for notice in group)
+        for start in range(0, len(groups), DEPLOYMENTS_PER_MESSAGE)
+    ] or [()]
+    chunks[0] = (*first, *chunks[0])
+    return [chunk for chunk in chunks if chunk]
 
 
 class ConsoleNotifier:
