@@ -181,8 +181,24 @@ def test_releases_json_and_windows() -> None:
         "minor": "1.3",
         "released_on": "2026-01-10",
         "end_of_maintenance": "2026-07-10",
+        "end_of_maintenance_open": False,
+        "nominal_end_of_maintenance": "2026-07-10",
         "estimated": False,
         "policy": "test-policy",
+    }
+    # as `check` reads the policy: 1.0 was the newest minor at its nominal end (2025-12-02) and
+    # stayed maintained until 1.3.0 counted (2026-01-10 + 7 days' grace); 2.0 is the newest: open
+    ends = {
+        key: (m["end_of_maintenance"], m["end_of_maintenance_open"], m["nominal_end_of_maintenance"])
+        for key, m in minors.items()
+    }
+    assert ends == {
+        "1.0": ("2026-01-17", False, "2025-12-02"),
+        "1.3": ("2026-07-10", False, "2026-07-10"),
+        "1.5": ("2026-09-02", False, "2026-09-02"),
+        "1.6": ("2026-10-16", False, "2026-10-16"),
+        "1.7": ("2027-01-01", False, "2027-01-01"),
+        "2.0": (None, True, "2027-01-15"),
     }
     only_runtime = json.loads(invoke("releases", "--component", "runtime", "--format", "json").stdout)
     assert {r["component"] for r in only_runtime["releases"]} == {"runtime"}
@@ -191,9 +207,11 @@ def test_releases_json_and_windows() -> None:
 
 @pytest.mark.usefixtures("env")
 def test_releases_table_and_db_upgrade() -> None:
-    table = invoke("releases", "--component", "agent")
+    table = invoke("releases", "--component", "agent", "--at", "2026-08-01")
     assert table.exit_code == 0
+    assert "agent 1.0  2025-06-02  2026-01-17 (nominal 2025-12-02)" in table.stdout
     assert "agent 1.3  2026-01-10  2026-07-10" in table.stdout
+    assert "agent 2.0  2026-07-15  open (newest minor; nominal 2027-01-15)" in table.stdout
     upgraded = invoke("db", "upgrade")
     assert upgraded.exit_code == 0
     assert "newest revision" in upgraded.stdout

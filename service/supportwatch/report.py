@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from supportwatch.catalog import Catalog
 from supportwatch.checks import DeploymentReport
+from supportwatch.policy import MinorWindow
 from supportwatch.remedy import tag_reference
 from supportwatch.values import Component, Finding, Release
 from supportwatch.versions import AgentVersion, RuntimeVersion, minor_label
@@ -261,20 +262,39 @@ def releases_document(
             }
             for item in sorted_releases(releases, component, catalog.today)
         ],
-        "minors": [
-            {
-                "component": "agent",
-                "minor": minor_label(key),
-                "released_on": _day(window.released_on),
-                "end_of_maintenance": _day(window.end_of_maintenance),
-                "estimated": window.estimated,
-                "policy": window.policy_id,
-            }
-            for key, window in sorted(catalog.windows.items())
-        ]
+        "minors": [_minor(key, window, catalog) for key, window in sorted(catalog.windows.items())]
         if component in (None, "agent")
         else [],
     }
+
+
+def _minor(key: tuple[int, int], window: MinorWindow, catalog: Catalog) -> dict[str, Any]:
+    """One agent minor's window as ``check`` reads it on the catalog's day: ``end_of_maintenance``
+    is the first unmaintained day (null while the minor is open: the newest stable minor, kept
+    maintained), ``nominal_end_of_maintenance`` the policy's date either way."""
+    maintenance = catalog.maintenance(key)
+    ends_on = maintenance.ends_on if maintenance is not None else window.end_of_maintenance
+    return {
+        "component": "agent",
+        "minor": minor_label(key),
+        "released_on": _day(window.released_on),
+        "end_of_maintenance": _day(ends_on),
+        "end_of_maintenance_open": ends_on is None,
+        "nominal_end_of_maintenance": _day(window.end_of_maintenance),
+        "estimated": window.estimated,
+        "policy": window.policy_id,
+    }
+
+
+def _minor_end(minor: dict[str, Any]) -> str:
+    nominal = minor["nominal_end_of_maintenance"]
+    if minor["end_of_maintenance_open"]:
+        text = f"open (newest minor; nominal {nominal})"
+    elif minor["end_of_maintenance"] != nominal:
+        text = f"{minor['end_of_maintenance']} (nominal {nominal})"
+    else:
+        text = nominal
+    return text + (" (estimated)" if minor["estimated"] else "")
 
 
 def releases_table(document: dict[str, Any]) -> str:
@@ -294,7 +314,7 @@ def releases_table(document: dict[str, Any]) -> str:
         (
             f"agent {m['minor']}",
             m["released_on"],
-            m["end_of_maintenance"] + (" (estimated)" if m["estimated"] else ""),
+            _minor_end(m),
             m["policy"],
         )
         for m in document["minors"]
