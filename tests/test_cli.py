@@ -354,3 +354,14 @@ def test_service_reuses_an_evaluation_for_the_same_day_and_catalog(
         assert "behind_latest_patch" in {f.kind.value for f in changed[0].findings}
     finally:
         service.close()
+
+
+def test_an_error_in_the_config_files_own_deployments_names_the_file_once(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("deployments:\n  - prod-east\n", encoding="utf-8")
+    result = run_cli(config, "check")
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"supportwatch: error: config {config}: deployments[0]: "
+        "must be a mapping of settings (key: value) (got a string)\n"
+    )

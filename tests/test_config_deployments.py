@@ -195,7 +195,7 @@ def test_an_unknown_key_in_a_deployment_is_named_with_the_fix(tmp_path: Path) ->
 def test_a_deployment_that_is_not_a_mapping_says_what_stands_there(tmp_path: Path) -> None:
     err = error_of(write(tmp_path, "deployments:\n" + deployment() + "  - prod-west\n"))
     assert err.path == "supportwatch.yaml: deployments[1]"
-    assert err.message.endswith("(got a string)")
+    assert err.message == "must be a mapping of settings (key: value) (got a string)"
 
 
 @pytest.mark.parametrize(

@@ -115,12 +115,12 @@ SECRET_CASES = [
     (
         'smtp: "${SW_T_PASSWORD}"\n',
         "smtp",
-        "Input should be a valid dictionary or instance of SmtpSettings (got a string)",
+        "must be a mapping of settings (key: value) (got a string)",
     ),
     (
         'smtp: "prefix-${SW_T_LONG}"\n',
         "smtp",
-        "Input should be a valid dictionary or instance of SmtpSettings (got a string)",
+        "must be a mapping of settings (key: value) (got a string)",
     ),
     (
         "timezone: ${SW_T_QUOTED}\n",
@@ -145,19 +145,19 @@ SECRET_CASES = [
     (
         f"receivers:\n  - [name, r, {{slack: {{webhook_url: '{HOOK}'}}}}]\n",
         "receivers[0]",
-        "Input should be a valid dictionary or instance of ReceiverSettings "
+        "must be a mapping of settings (key: value) "
         "(got a list of 3 items; values not shown: they hold a secret)",
     ),
     (
         f"receivers:\n  - name: r\n    slack:\n      - webhook_url: '{HOOK}'\n",
         "receivers[0].slack",
-        "Input should be a valid dictionary or instance of SlackSettings "
+        "must be a mapping of settings (key: value) "
         "(got a list of 1 items; values not shown: they hold a secret)",
     ),
     (
         f"receivers: {{name: r, slack: {{webhook_url: '{HOOK}'}}}}\n",
         "receivers",
-        "Input should be a valid list (got a mapping with keys name, slack; values not shown: they hold a secret)",
+        "must be a list (one '- ' item each) (got a mapping with keys name, slack; values not shown: they hold a secret)",
     ),
     (
         "smtp: {host: h, sender: s@example.com, password_file: smtp-password, port: [1]}\n",

@@ -117,7 +117,8 @@ def _settings(ctx: typer.Context) -> Settings:
     try:
         settings = load_settings(path)
     except ConfigError as exc:
-        _fail(f"config {path}: {exc}")
+        # an error in the config file's own deployments names that file: said once
+        _fail(f"config {path}: {str(exc).removeprefix(f'{Path(path).name}: ')}")
     # The settings live as long as the process: keep the cyclic collector from re-scanning them
     # (and the modules) on every collection; for a large fleet that scanning cost a fifth of `check`.
     gc.freeze()

@@ -35,6 +35,19 @@ _STRUCTURE_ERRORS = frozenset(
 )
 
 
+# what must stand where a section or a list was expected, in the config's words (pydantic's
+# would name a class: "a valid dictionary or instance of SmtpSettings")
+_MAPPING = "must be a mapping of settings (key: value)"
+_SHAPES = {
+    "model_type": _MAPPING,
+    "model_attributes_type": _MAPPING,
+    "dataclass_type": _MAPPING,
+    "dataclass_args_type": _MAPPING,
+    "dict_type": _MAPPING,
+    "list_type": "must be a list (one '- ' item each)",
+}
+
+
 def validation_error(
     exc: ValidationError, deployments_file: str = "", deployments: Any = None, seen: Seen | None = None
 ) -> ConfigError:
@@ -46,7 +59,7 @@ def validation_error(
     error = exc.errors(include_url=False)[0]
     loc = _error_loc(error["loc"], deployments_file, deployments)
     path = format_path(loc)
-    message = error["msg"].removeprefix("Value error, ")
+    message = _SHAPES.get(error["type"]) or error["msg"].removeprefix("Value error, ")
     # a model says extra_forbidden and missing, a validated dataclass (a deployment) the other two
     if error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
         return ConfigError(path, "unknown key; check its spelling against the documented config keys")
