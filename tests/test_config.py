@@ -53,10 +53,23 @@ def test_missing_file_names_it(tmp_path: Path) -> None:
         load_settings(tmp_path / "nope.yaml")
 
 
-def test_malformed_yaml(tmp_path: Path) -> None:
+def test_malformed_yaml_is_one_line_saying_where(tmp_path: Path) -> None:
     err = error_of(tmp_path, "policy: {id: x\nsources: [")
-    assert "is not valid YAML" in str(err)
-    assert "line" in str(err)
+    path = str(tmp_path / "supportwatch.yaml")
+    assert (
+        err.message
+        == f"{path!r} is not valid YAML: did not find expected ',' or '}}' at line 2, column 8 (while parsing a flow mapping)"
+    )
+
+
+def test_a_malformed_json_fleet_file_says_what_its_json_parser_found_where(tmp_path: Path) -> None:
+    write(tmp_path, '{"deployments": [{"name": "a",, "team": "t"}]}', "fleet.json")
+    err = error_of(tmp_path, "deployments_file: fleet.json\n")
+    path = str(tmp_path / "fleet.json")
+    assert (
+        err.message
+        == f"{path!r} is not valid JSON: Expecting property name enclosed in double quotes at line 1, column 31"
+    )
 
 
 def test_duplicate_keys_are_refused(tmp_path: Path) -> None:

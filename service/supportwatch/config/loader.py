@@ -208,8 +208,11 @@ def read_yaml(path: Path) -> Any:
             loaded = json.loads(text, object_pairs_hook=_unique_pairs)
         except RecursionError:
             raise _too_deep("") from None
-        except json.JSONDecodeError:
-            pass
+        except json.JSONDecodeError as exc:
+            if path.suffix.lower() == ".json":  # meant as JSON: its parser says where, in one line
+                raise ConfigError(
+                    "", f"{str(path)!r} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+                ) from None
         except ValueError as exc:  # e.g. an integer of more than 4300 digits
             raise ConfigError("", f"{str(path)!r} cannot be read as JSON: {exc}") from None
         else:
@@ -219,9 +222,19 @@ def read_yaml(path: Path) -> Any:
         _refuse_anchors(text)
         return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a safe loader subclass
     except yaml.YAMLError as exc:
-        raise ConfigError("", f"{str(path)!r} is not valid YAML: {exc}") from None
+        raise ConfigError("", f"{str(path)!r} is not valid YAML: {_yaml_problem(exc)}") from None
     except RecursionError:
         raise _too_deep("") from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's error in one line: the problem, where (1-based), and what it was parsing."""
+    if not isinstance(exc, yaml.MarkedYAMLError) or exc.problem is None:
+        return " ".join(str(exc).split())
+    mark = exc.problem_mark
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    context = f" ({exc.context})" if exc.context else ""
+    return f"{exc.problem}{where}{context}"
 
 
 def read_mapping(file: Path) -> dict[str, Any]:
