@@ -365,3 +365,29 @@ def test_an_error_in_the_config_files_own_deployments_names_the_file_once(tmp_pa
         f"supportwatch: error: config {config}: deployments[0]: "
         "must be a mapping of settings (key: value) (got a string)\n"
     )
+
+
+@pytest.mark.usefixtures("env")
+def test_an_ack_of_a_key_no_current_finding_has_is_kept_with_a_note() -> None:
+    _, document = check_json("--fail-on", "never")
+    real = by_name(document)["eol"]["findings"][0]["dedup_key"]
+    known = invoke("ack", real)
+    assert known.exit_code == 0 and "note:" not in known.stderr
+    typo = invoke("ack", real + "x")
+    assert typo.exit_code == 0
+    assert typo.stdout == f"acknowledged {real}x until its facts change\n"
+    assert typo.stderr == (
+        "note: no current finding has this dedup_key; check its spelling against "
+        "`supportwatch check --format json`\n"
+    )
+
+
+def test_a_check_of_no_deployments_says_so(tmp_path: Path) -> None:
+    config = tmp_path / "empty.yaml"
+    config.write_text(f"database_url: sqlite:///{tmp_path / 'sw.db'}\ndeployments: []\n", encoding="utf-8")
+    result = run_cli(config, "check", "--fail-on", "info")
+    assert result.returncode == 0
+    assert (
+        result.stderr
+        == "note: no deployments are tracked: add deployments: or deployments_file: to the config\n"
+    )

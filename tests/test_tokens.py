@@ -196,6 +196,7 @@ def test_the_command_without_a_public_url_and_with_feed_tokens_off(tmp_path: Pat
     assert schemes["http"].startswith("http://127.0.0.1:8099/calendar/analytics.ics?token=")
     assert schemes["webcal"].startswith("webcal://127.0.0.1:8099/calendar/analytics.ics?token=")
     assert "web.calendar_tokens is off" in result.stderr
+    assert "note: web.public_url is not set, so these URLs name web.host and web.port" in result.stderr
 
 
 def test_the_command_refuses_an_unknown_team(tmp_path: Path, sqlite_url: str) -> None:

@@ -230,6 +230,11 @@ def check(
     settings = _settings(ctx)
     now = parse_at(at, settings.tz)
     reports, health = _evaluated(settings, now)
+    if not reports:  # a gate that checks nothing must not look like one that passed
+        typer.echo(
+            "note: no deployments are tracked: add deployments: or deployments_file: to the config",
+            err=True,
+        )
     if output is OutputFormat.JSON and sys.stdout.isatty():
         _print_json(check_document(reports, now, health))
     elif output is OutputFormat.JSON:
@@ -359,8 +364,16 @@ def ack(
     moment = _until(until, settings.tz, now=now)
     with _service(settings) as service:
         saved = service.ack(dedup_key, until=moment, now=now, note=note)
+        current = {f.dedup_key for r in service.evaluate(now) for f in r.findings}
+        current |= {finding.dedup_key for finding in service.health_findings(now)}
     when = f"until {saved.until.isoformat()}" if saved.until else "until its facts change"
     typer.echo(f"acknowledged {saved.dedup_key} {when}")
+    if saved.dedup_key not in current:  # kept: it silences the finding should it appear
+        typer.echo(
+            "note: no current finding has this dedup_key; check its spelling against "
+            "`supportwatch check --format json`",
+            err=True,
+        )
 
 
 @app.command()
@@ -598,6 +611,12 @@ def calendar_token(
     typer.echo(f"calendar feed token for team {team} (shown once: only its hash is kept)")
     typer.echo(f"  subscribe: {base.replace('https://', 'webcal://').replace('http://', 'webcal://')}{path}")
     typer.echo(f"  download:  {base}{path}")
+    if settings.web.public_url is None:
+        typer.echo(
+            "note: web.public_url is not set, so these URLs name web.host and web.port; set it to the "
+            "address your team reaches (https://...)",
+            err=True,
+        )
     if settings.web.calendar_tokens == "off":
         typer.echo(
             "note: web.calendar_tokens is off: the feed is served without a token; set it to optional "
