@@ -468,6 +468,9 @@ def test_start_demo_is_ready_with_both_servers_answering(
         assert demo.mailbox.folder == demo.mailbox_dir == demo.folder / "mail"
         described = demo.describe()
         assert "EXAMPLE DATA" in described and demo.vendor_url in described
+        # the source that fails on purpose is named, and is the configured one
+        assert "one source (runtime-notes) fails on purpose" in described
+        assert "runtime-notes" in {source.name for source in settings.sources}
 
 
 def test_start_demo_stops_its_servers_on_close(tmp_path: Path) -> None:

@@ -78,6 +78,8 @@ class Demo:
                 f"  config:         {self.config_path}",
                 f"  vendor sources: {self.vendor_url}/ (example version feeds, Helm index, release notes)",
                 f"  mail sink:      smtp://127.0.0.1:{self.smtp_port}, messages in {self.mailbox_dir}",
+                "  one source (runtime-notes) fails on purpose: it shows how the dashboard, check and",
+                "  alerts report a source that never answers",
             ]
         )
 
