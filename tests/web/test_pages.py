@@ -190,6 +190,11 @@ def test_the_timeline_marks_today_and_every_minor(client: TestClient) -> None:
     assert ("ending", "1.5", "2026-03-02", "2026-09-02") in minors  # within the 60-day rung
     assert ("open", "2.0", "2026-07-15", "open") in minors
     assert " mine" not in page  # nothing is highlighted on the fleet's page
+    running = re.findall(r"(\d+) tracked (deployments?) (runs?) it</title>", page)
+    assert running and all(
+        (n == "1") is ((noun, verb) == ("deployment", "runs")) for n, noun, verb in running
+    )
+    assert "(s)" not in page
 
 
 def test_pages_are_self_contained(client: TestClient) -> None:

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 from supportwatch.catalog import Catalog
 from supportwatch.versions import minor_label
+from supportwatch.wording import count
 
 Minor = tuple[int, int]
 
@@ -57,7 +58,8 @@ class Bar:
         else:
             verb = "ended" if self.status == "ended" else "ends"
             ends = f"{verb} {self.end.isoformat()}{estimated}"
-        running = f"; {self.deployments} tracked deployment(s) run it" if self.deployments else ""
+        verb = "runs" if self.deployments == 1 else "run"
+        running = f"; {count(self.deployments, 'tracked deployment')} {verb} it" if self.deployments else ""
         return f"Agent {self.minor}: released {self.start.isoformat()}, {ends}{running}"
 
 
