@@ -72,6 +72,34 @@ def test_a_malformed_json_fleet_file_says_what_its_json_parser_found_where(tmp_p
     )
 
 
+@pytest.mark.parametrize(
+    ("text", "path", "suggestion"),
+    [
+        ("polcy: {}\n", "polcy", "did you mean 'policy'? "),
+        ("web: {prot: 8080}\n", "web.prot", "did you mean 'port'? "),
+        (
+            "receivers:\n  - name: r\n    slack: {webhok_url: 'https://hooks.slack.com/services/T/B/X'}\n",
+            "receivers[0].slack.webhok_url",
+            "did you mean 'webhook_url'? ",
+        ),
+        (
+            "sources:\n  - {name: x, kind: helm, url: 'https://h.example/index.yaml', chart: c, chrt: c}\n",
+            "sources[0].chrt",
+            "did you mean 'chart'? ",
+        ),
+        ("web: {colour: red}\n", "web.colour", ""),  # nothing close: no guess
+    ],
+)
+def test_an_unknown_key_names_the_known_key_it_is_closest_to(
+    tmp_path: Path, text: str, path: str, suggestion: str
+) -> None:
+    err = error_of(tmp_path, text)
+    assert (err.path, err.message) == (
+        path,
+        f"unknown key; {suggestion}check its spelling against the documented config keys",
+    )
+
+
 def test_duplicate_keys_are_refused(tmp_path: Path) -> None:
     err = error_of(tmp_path, "timezone: UTC\ntimezone: Europe/Berlin\n")
     assert "duplicate key 'timezone'" in str(err)

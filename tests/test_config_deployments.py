@@ -189,7 +189,10 @@ def test_missing_key_names_the_deployment(tmp_path: Path) -> None:
 def test_an_unknown_key_in_a_deployment_is_named_with_the_fix(tmp_path: Path) -> None:
     err = error_of(write(tmp_path, "deployments:\n" + deployment() + deployment("b", namspace="etl")))
     assert err.path == "supportwatch.yaml: deployments[1] (b).namspace"
-    assert err.message == "unknown key; check its spelling against the documented config keys"
+    assert (
+        err.message
+        == "unknown key; did you mean 'namespace'? check its spelling against the documented config keys"
+    )
 
 
 def test_a_deployment_that_is_not_a_mapping_says_what_stands_there(tmp_path: Path) -> None:

@@ -286,7 +286,7 @@ def test_cli_poll_and_check_json(server: Server, tmp_path: Path) -> None:
     check = runner.invoke(app, ["--config", str(config), "check", "--format", "json", "--fail-on", "never"])
     assert check.exit_code == 0, check.output
     # the feed that has never answered is a data-health problem from its first failed poll
-    [stale] = json.loads(check.output)["data_health"]
+    [stale] = json.loads(check.stdout)["data_health"]
     assert (stale["kind"], stale["subject"]) == ("source_stale", "agent-notes")
     assert "has never answered successfully" in stale["summary"]
     assert SECRET not in check.output

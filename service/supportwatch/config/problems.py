@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from difflib import get_close_matches
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
@@ -48,11 +49,49 @@ _SHAPES = {
 }
 
 
+def known_keys(root: Any, loc: tuple[str | int, ...]) -> set[str]:
+    """The keys the settings accept at ``loc`` (a path of keys and list indexes from ``root``, a
+    settings model): every field of each model or validated dataclass that may stand there."""
+    kinds: list[Any] = [root]
+    for part in loc:
+        if isinstance(part, str):
+            kinds = [fields[part] for fields in map(_fields, _sections(kinds)) if part in fields]
+    return {name for section in _sections(kinds) for name in _fields(section)}
+
+
+def _sections(kinds: list[Any]) -> list[type]:
+    """The models and validated dataclasses in ``kinds``, unwrapping lists, unions, Annotated."""
+    found: list[type] = []
+    for kind in kinds:
+        if isinstance(kind, type) and (hasattr(kind, "model_fields") or hasattr(kind, "__pydantic_fields__")):
+            found.append(kind)
+        else:
+            found += _sections(list(get_args(kind)))
+    return found
+
+
+def _fields(section: type) -> dict[str, Any]:
+    fields = getattr(section, "__pydantic_fields__", None) or getattr(section, "model_fields", {})
+    return {name: info.annotation for name, info in fields.items()}
+
+
+def _unknown_key(loc: tuple[str | int, ...], root: Any) -> str:
+    plain = tuple(part for part in loc if not (isinstance(part, str) and part in SOURCE_KINDS))
+    close = get_close_matches(str(plain[-1]), sorted(known_keys(root, plain[:-1])), n=1, cutoff=0.75)
+    did_you_mean = f"did you mean {close[0]!r}? " if close else ""
+    return f"unknown key; {did_you_mean}check its spelling against the documented config keys"
+
+
 def validation_error(
-    exc: ValidationError, deployments_file: str = "", deployments: Any = None, seen: Seen | None = None
+    exc: ValidationError,
+    deployments_file: str = "",
+    deployments: Any = None,
+    seen: Seen | None = None,
+    root: Any = None,
 ) -> ConfigError:
     """The first validation error as a ConfigError; ``deployments`` is the raw list, for names.
 
+    ``root`` (the settings model) lets an unknown key name the known one it is closest to.
     The value is shown only if it is no secret: nothing under a secret key, no mapping or list
     holding one, and no value ``seen`` marks (shown as ``***`` or ``${NAME}``).
     """
@@ -62,7 +101,7 @@ def validation_error(
     message = _SHAPES.get(error["type"]) or error["msg"].removeprefix("Value error, ")
     # a model says extra_forbidden and missing, a validated dataclass (a deployment) the other two
     if error["type"] in ("extra_forbidden", "unexpected_keyword_argument"):
-        return ConfigError(path, "unknown key; check its spelling against the documented config keys")
+        return ConfigError(path, _unknown_key(tuple(error["loc"]), root))
     if error["type"] in ("missing", "missing_argument"):
         return ConfigError(path, "is required but missing")
     if any(isinstance(part, str) and part in SECRET_KEYS for part in loc):

@@ -292,7 +292,7 @@ def _load_settings(file: Path, seen: Seen) -> Settings:
         try:
             settings = Settings.model_validate(raw)
         except ValidationError as exc:
-            raise validation_error(exc, deployments_file, raw.get("deployments"), seen) from None
+            raise validation_error(exc, deployments_file, raw.get("deployments"), seen, Settings) from None
         check_references(settings, deployments_file)
     except ConfigError as exc:
         raise name_the_origin(exc, applied) from None
