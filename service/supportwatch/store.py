@@ -23,6 +23,7 @@ from sqlalchemy import Connection, Engine, Row, Select, bindparam, delete, func,
 from sqlalchemy.exc import DataError
 
 from supportwatch.errors import SourceError
+from supportwatch.slices import slices
 from supportwatch.tables import (
     RELEASE_FACTS,
     insert_for,
@@ -129,7 +130,7 @@ class Store:
                 # insert-or-nothing, then read back: a concurrent run may have created some
                 # (or, withdrawing them from an older config, deleted them again: then retry)
                 rows = [_observation_values(source, url, incoming[key], seen_at) for key in absent]
-                for chunk in _slices_of(rows, 200):
+                for chunk in slices(rows, 200):
                     connection.execute(
                         insert_for(self.engine, _OBS)
                         .values(chunk)
@@ -173,7 +174,7 @@ class Store:
     ) -> tuple[list[tuple[Component, str]], list[tuple[Component, str]]]:
         observations: dict[tuple[str, str], list[Row[Any]]] = {}
         catalog: dict[tuple[str, str], Row[Any]] = {}
-        for chunk in _chunks(keys, 400):
+        for chunk in slices(keys, 400):
             for obs in connection.execute(select(_OBS).where(_pairs(_OBS, chunk))):
                 observations.setdefault((obs.component, obs.version), []).append(obs)
             for rel in connection.execute(select(_REL).where(_pairs(_REL, chunk))):
@@ -197,7 +198,7 @@ class Store:
                 for key, eff in sorted(absent.items())
             ]
             created: set[tuple[str, str]] = set()
-            for rows in _slices_of(values, 200):
+            for rows in slices(values, 200):
                 statement = (
                     insert_for(self.engine, _REL)
                     .values(rows)
@@ -207,7 +208,7 @@ class Store:
                 created.update((comp, version) for comp, version in connection.execute(statement))
             new.extend(key for key in absent if key in created)
             others = [key for key in absent if key not in created]
-            for chunk in _chunks(others, 400):
+            for chunk in slices(others, 400):
                 for rel in connection.execute(select(_REL).where(_pairs(_REL, chunk))).all():
                     key = cast("tuple[Component, str]", (rel.component, rel.version))
                     if _apply(rel, absent[key], now, updates):
@@ -385,16 +386,11 @@ def _fitting(text: str | None, limit: int) -> str | None:
     return text if text is not None and len(text) <= limit and text.isprintable() else None
 
 
-def _slices_of(items: list[dict[str, Any]], size: int) -> Iterable[list[dict[str, Any]]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def _observation_matches(row: Row[Any], url: str | None, release: Release) -> bool:
     return row.url == url and all(getattr(row, name) == value for name, value in _facts(release).items())
 
 
-def _pairs(table: Any, keys: list[tuple[Component, str]]) -> Any:
+def _pairs(table: Any, keys: Sequence[tuple[Component, str]]) -> Any:
     return tuple_(table.c.component, table.c.version).in_(keys)
 
 
@@ -403,8 +399,3 @@ def _update_rows(connection: Connection, table: Any, rows: list[dict[str, Any]])
     the same column names, the values to set."""
     if rows:
         connection.execute(update(table).where(table.c.id == bindparam("row_id")), rows)
-
-
-def _chunks(items: list[tuple[Component, str]], size: int) -> Iterable[list[tuple[Component, str]]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -16,7 +16,6 @@ delivery.py    the fixed sequence: claim (insert-or-nothing) -> send with retry 
 log.py         the delivery log (Alertmanager's nflog): DeliveryKey, DeliveryState, DeliveryLog
 silences.py    acks, and whether a finding is muted at an instant
 episodes.py    finding episodes: new, continuing, came back, resolved or superseded
-sql.py         what the three tables' SQL shares
 slack.py / email.py / console.py   the integrations; none retries by itself
 preview.py     what a run would send, written to files (no send, no database)
 """

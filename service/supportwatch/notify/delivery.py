@@ -43,10 +43,10 @@ from supportwatch.notify.log import CLAIM_BATCH, Claim, Claimable, DeliveryKey, 
 from supportwatch.notify.message import Message, Notice, Overview
 from supportwatch.notify.payload import DigestPayload, NoticePayload, read_payload
 from supportwatch.notify.plan import Outgoing
-from supportwatch.notify.sql import slices
 from supportwatch.notify.text import plain_text
 from supportwatch.notify.wiring import Integration
 from supportwatch.retry import backoff
+from supportwatch.slices import slices
 
 logger = logging.getLogger("supportwatch.notify.delivery")
 _MAX_LANES = 256  # threads pacing channels (most of them sleep); sends at once: parallel_channels

@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, Connection, Engine, Text, and_, bindparam,
 from sqlalchemy import select as core_select
 
 from supportwatch.notify.log import DeliveryKey
-from supportwatch.notify.sql import slices
+from supportwatch.slices import slices
 from supportwatch.tables import finding_state_table, insert_for
 
 # rows written per statement (executemany): bounds the encoded parameters held at once

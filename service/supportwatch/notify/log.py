@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, Row, and_, func, or_, select, true, update
 
-from supportwatch.notify.sql import slices
+from supportwatch.slices import slices
 from supportwatch.tables import delivery_table, insert_for, row_value
 
 _T = delivery_table.c

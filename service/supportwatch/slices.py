@@ -1,5 +1,6 @@
-"""What the notification tables' SQL shares (``log``, ``silences``, ``episodes``): long key lists
-are sent in chunks under the backends' bound-parameter limits.
+"""Long lists sent to the database a slice at a time: key lists under the backends'
+bound-parameter limits, rows per statement under a bound on what is encoded at once. The
+catalog store and the notification tables (and the claims that feed them) share it.
 """
 
 from __future__ import annotations
