@@ -350,8 +350,6 @@ def _chart_steps(deployment: Deployment, chart: AgentVersion, rules: Rules, cata
 def _render_chart_steps(deployment: Deployment, chart: AgentVersion, rules: Rules) -> list[Step]:
     current = deployment.chart_version
     assert current is not None
-    namespace = deployment.namespace or "<namespace>"
-    release = deployment.helm_release or "<release>"
     crossing = [u for u in rules.chart_upgrades if current < u.to <= chart and current.major < u.to.major]
     if crossing:
         upgrade = min(crossing, key=lambda u: u.to)
@@ -368,14 +366,20 @@ def _render_chart_steps(deployment: Deployment, chart: AgentVersion, rules: Rule
     return [
         Step(
             "chart",
-            f"Upgrade the chart from {current} to {chart}: `helm repo update`, then `helm upgrade {release} "
-            f"{CHART_REPO} --version {chart} --namespace {namespace} --reuse-values`",
+            f"Upgrade the chart from {current} to {chart}: "
+            + chart_step_text(_MINOR_CHART_STEP, deployment, chart),
             chart_version=str(chart),
             brief=f"upgrade the chart from {current} to {chart}",
         )
     ]
 
 
+# a chart upgrade that crosses no breaking version: one command, with the placeholders of a
+# configured step (``chart_step_text``)
+_MINOR_CHART_STEP = (
+    "`helm repo update`, then `helm upgrade {release} {chart} --version {version} --namespace {namespace} "
+    "--reuse-values`"
+)
 _PLACEHOLDER = re.compile(r"\{(namespace|release|version|chart)\}")
 
 
